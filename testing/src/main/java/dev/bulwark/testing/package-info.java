@@ -1,0 +1,14 @@
+/**
+ * Real Redis and PostgreSQL servers for tests, with fault injection.
+ *
+ * <p>{@link dev.bulwark.testing.TestRedis} and {@link dev.bulwark.testing.TestPostgres} start one
+ * server each per JVM, on a free loopback port, from binaries shipped in Maven artifacts, and stop
+ * them when the JVM exits. {@link dev.bulwark.testing.RedisExtension} and {@link
+ * dev.bulwark.testing.PostgresExtension} hand them, or a clean database, to JUnit 5 tests as
+ * parameters. Where {@code BULWARK_TEST_REDIS_URL} or {@code BULWARK_TEST_POSTGRES_URL} is set,
+ * those servers are used instead and nothing is started.
+ */
+@NullMarked
+package dev.bulwark.testing;
+
+import org.jspecify.annotations.NullMarked;

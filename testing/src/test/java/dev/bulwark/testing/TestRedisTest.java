@@ -1,0 +1,122 @@
+package dev.bulwark.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(RedisExtension.class)
+class TestRedisTest {
+
+  @Test
+  void infoServerReportsARealRedisVersion(TestRedis redis) {
+    assertThat(redis.info("server")).containsPattern("redis_version:\\d+\\.\\d+\\.\\d+");
+    assertThat(redis.isRunning()).isTrue();
+    assertThat(redis.url()).startsWith("redis://");
+  }
+
+  @Test
+  void cleanDatabaseIsEmptyAndIsolated(TestRedis redis, RedisURI uri) {
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      assertThat(c.sync().dbsize()).isZero();
+      c.sync().set("k", "v");
+      assertThat(c.sync().dbsize()).isEqualTo(1);
+      // The next 14 clean databases are other ones; the 15th is this one again, flushed.
+      for (int i = 0; i < 14; i++) {
+        assertThat(redis.cleanDatabase().getDatabase()).isNotEqualTo(uri.getDatabase());
+      }
+      assertThat(c.sync().get("k")).isEqualTo("v");
+      assertThat(redis.cleanDatabase().getDatabase()).isEqualTo(uri.getDatabase());
+      assertThat(c.sync().dbsize()).isZero();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  @Test
+  void lettuceClientReconnectsAfterRestartOnTheSamePort(TestRedis redis, RedisURI uri) {
+    assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
+    ClientResources resources =
+        ClientResources.builder().reconnectDelay(Delay.constant(Duration.ofMillis(50))).build();
+    RedisClient client = RedisClient.create(resources, uri);
+    client.setOptions(ClientOptions.builder().autoReconnect(true).build());
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      c.setTimeout(Duration.ofSeconds(2));
+      assertThat(c.sync().ping()).isEqualTo("PONG");
+      int port = redis.port();
+
+      redis.restart();
+
+      assertThat(redis.port()).isEqualTo(port);
+      assertThat(redis.isRunning()).isTrue();
+      // The same connection object reconnects by itself; poll with a deadline.
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      String answer = null;
+      while (answer == null && System.nanoTime() < deadline) {
+        try {
+          answer = c.sync().ping();
+        } catch (RuntimeException e) {
+          Thread.onSpinWait();
+        }
+      }
+      assertThat(answer).isEqualTo("PONG");
+      assertThat(c.isOpen()).isTrue();
+    } finally {
+      client.shutdown();
+      resources.shutdown();
+    }
+  }
+
+  @Test
+  void stoppedServerRefusesConnectionsUntilStarted(TestRedis redis, RedisURI uri) {
+    assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
+    RedisClient client = RedisClient.create(uri);
+    try {
+      redis.stop();
+      assertThat(redis.isRunning()).isFalse();
+      assertThatThrownBy(client::connect).isInstanceOf(RedisConnectionException.class);
+    } finally {
+      redis.start();
+    }
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      assertThat(c.sync().ping()).isEqualTo("PONG");
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  @Test
+  void pauseHoldsCommandsForTheGivenTime(TestRedis redis, RedisURI uri) {
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      c.setTimeout(Duration.ofSeconds(10));
+      c.sync().ping();
+      long start = System.nanoTime();
+      redis.pause(Duration.ofMillis(400));
+      assertThat(c.sync().ping()).isEqualTo("PONG");
+      long elapsedMillis = Duration.ofNanos(System.nanoTime() - start).toMillis();
+      // A lower bound only: the pause guarantees it, a slow machine only adds to it.
+      assertThat(elapsedMillis).isGreaterThanOrEqualTo(300);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  @Test
+  void pauseRejectsLessThanOneMillisecond(TestRedis redis) {
+    assertThatThrownBy(() -> redis.pause(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("duration must be at least 1 ms, but was PT0S");
+  }
+}
