@@ -1,11 +1,28 @@
 package dev.bulwark.examples;
 
+import com.sun.net.httpserver.HttpServer;
+import dev.bulwark.examples.timeouts.CalculationEndpoint;
+import dev.bulwark.examples.timeouts.RequestDeadline;
+import dev.bulwark.testing.TestDatabase;
 import dev.bulwark.testing.TestPostgres;
 import dev.bulwark.testing.TestRedis;
+import dev.bulwark.timeouts.Retry;
+import dev.bulwark.timeouts.RetryBudget;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Starts a real Redis and PostgreSQL on loopback (through {@code bulwark-testing}) and walks
@@ -26,8 +43,101 @@ public final class Demo {
   public static void main(String[] args) throws Exception {
     TestRedis redis = TestRedis.get();
     TestPostgres postgres = TestPostgres.get();
+    System.out.println("== servers");
     System.out.println("Redis      " + redis.url() + " " + redisVersion(redis));
     System.out.println("PostgreSQL " + postgres.jdbcUrl() + " " + postgresVersion(postgres));
+
+    calculationLimit();
+    try (TestDatabase db = postgres.newDatabase()) {
+      requestDeadline(db);
+    }
+    retryWithBudget();
+  }
+
+  /** Finding 11: a calculation limit answered with HTTP 408. */
+  private static void calculationLimit() throws IOException, InterruptedException {
+    System.out.println("== timeouts: calculation limit answered with HTTP 408 (limit 200 ms)");
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext(
+        "/price", new CalculationEndpoint(Duration.ofMillis(200), Demo::busyForMillis));
+    server.start();
+    try {
+      HttpClient client = HttpClient.newHttpClient();
+      for (long millis : new long[] {20, 5_000}) {
+        URI uri =
+            URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/price?n=" + millis);
+        long start = System.nanoTime();
+        HttpResponse<String> response =
+            client.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
+        System.out.printf(
+            "calculation of %5d ms -> HTTP %d in %4d ms: %s%n",
+            millis,
+            response.statusCode(),
+            Duration.ofNanos(System.nanoTime() - start).toMillis(),
+            response.body());
+      }
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /** Busy work that stops when its thread is interrupted, as a well-behaved calculation does. */
+  private static long busyForMillis(long millis) {
+    long end = System.nanoTime() + Duration.ofMillis(millis).toNanos();
+    long iterations = 0;
+    while (System.nanoTime() < end) {
+      if (Thread.currentThread().isInterrupted()) {
+        throw new IllegalStateException("calculation interrupted");
+      }
+      iterations++;
+    }
+    return iterations;
+  }
+
+  /** Finding 10: a statement timeout taken from the request's deadline. */
+  private static void requestDeadline(TestDatabase db) throws SQLException {
+    System.out.println("== timeouts: statement timeout from the request's deadline");
+    try (Connection c = db.connect();
+        Statement s = c.createStatement()) {
+      s.execute("create table orders(id bigint primary key, customer_id bigint not null)");
+      s.execute("insert into orders select g, g % 10 from generate_series(1, 1000) g");
+    }
+    RequestDeadline handler = new RequestDeadline(db.dataSource());
+    System.out.println(
+        "orders of customer 3 within a 2 s request: "
+            + handler.orderCount(Duration.ofSeconds(2), 3));
+  }
+
+  /** Finding 12: a retry with backoff, jitter and a budget. */
+  private static void retryWithBudget() throws SQLException {
+    System.out.println("== timeouts: retry on connection errors with backoff, jitter and a budget");
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    RetryBudget budget = RetryBudget.builder("demo-db").meterRegistry(registry).build();
+    Retry retry =
+        Retry.builder("demo-task")
+            .maxAttempts(4)
+            .backoff(Duration.ofMillis(10), Duration.ofMillis(100))
+            .retryOn(SQLTransientConnectionException.class)
+            .budget(budget)
+            .meterRegistry(registry)
+            .build();
+    AtomicInteger attempts = new AtomicInteger();
+    String result =
+        retry.call(
+            () -> {
+              if (attempts.incrementAndGet() < 3) {
+                throw new SQLTransientConnectionException("connection refused (simulated)");
+              }
+              return "done";
+            });
+    System.out.println(
+        "task "
+            + result
+            + " after "
+            + attempts.get()
+            + " attempts; budget now "
+            + budget.snapshot());
   }
 
   private static String redisVersion(TestRedis redis) {

@@ -139,9 +139,12 @@ public final class TestRedis {
     return copy(baseUri, baseUri.getDatabase());
   }
 
-  /** Returns the server's URL as a string, for example {@code redis://127.0.0.1:6379}. */
+  /**
+   * Returns the server's URL as a string, for example {@code redis://127.0.0.1:6379}, without
+   * credentials or database.
+   */
   public String url() {
-    return uri().toURI().toString();
+    return "redis://" + host() + ":" + port();
   }
 
   /**

@@ -1,0 +1,284 @@
+package dev.bulwark.timeouts;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executor;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An absolute point in time on a monotonic {@link Ticker}, by which a call must be done.
+ *
+ * <p>A deadline is made once, where a request enters the service ({@code Deadline.after(2 s)}), and
+ * travels with the call: {@link #enter()} makes it the thread's {@linkplain #current() current
+ * deadline}, {@link #wrap(Runnable)} and friends carry it into executor tasks, and the client
+ * helpers ({@link JdbcTimeouts}, {@link RedisTimeouts}, {@link HttpTimeouts}) clamp each outgoing
+ * call's timeout to the time left. A nested scope takes the earlier of the two deadlines: an inner
+ * call can shorten the time the call has, never extend it.
+ *
+ * <pre>{@code
+ * try (Deadline.Scope scope = Deadline.after(Duration.ofSeconds(2)).enter()) {
+ *   JdbcTimeouts.applyTo(statement, Duration.ofSeconds(30)); // gets at most the ~2 s left
+ *   ...
+ * }
+ * }</pre>
+ *
+ * <p>Instances are immutable and thread-safe. The current deadline is per thread.
+ */
+public final class Deadline {
+
+  private static final ThreadLocal<@Nullable Deadline> CURRENT = new ThreadLocal<>();
+
+  private final Ticker ticker;
+  private final long startNanos;
+  private final long deadlineNanos;
+
+  private Deadline(Ticker ticker, long startNanos, long deadlineNanos) {
+    this.ticker = ticker;
+    this.startNanos = startNanos;
+    this.deadlineNanos = deadlineNanos;
+  }
+
+  /**
+   * Returns a deadline {@code timeout} from now on the system ticker.
+   *
+   * @param timeout the time the call has; zero makes an already expired deadline; values too large
+   *     for a {@code long} of nanoseconds saturate (about 292 years)
+   * @return the deadline
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  public static Deadline after(Duration timeout) {
+    return after(timeout, Ticker.system());
+  }
+
+  /**
+   * Returns a deadline {@code timeout} from now on the given ticker.
+   *
+   * @param timeout the time the call has; zero makes an already expired deadline
+   * @param ticker the clock, {@link Ticker#system()} outside tests
+   * @return the deadline
+   * @throws IllegalArgumentException if {@code timeout} is negative
+   */
+  public static Deadline after(Duration timeout, Ticker ticker) {
+    Checks.notNegative("timeout", timeout);
+    Objects.requireNonNull(ticker, "ticker");
+    long now = ticker.read();
+    long nanos = Checks.saturatedNanos(timeout);
+    long end = now + nanos;
+    if (((now ^ end) & (nanos ^ end)) < 0) { // overflow
+      end = Long.MAX_VALUE;
+    }
+    return new Deadline(ticker, now, end);
+  }
+
+  /**
+   * Returns the time left, never negative: {@link Duration#ZERO} once expired.
+   *
+   * @return the time left
+   */
+  public Duration remaining() {
+    return Duration.ofNanos(Math.max(0, remainingNanos()));
+  }
+
+  /**
+   * Returns the time left in nanoseconds; negative once expired, by how much it is overdue.
+   *
+   * @return nanoseconds left
+   */
+  public long remainingNanos() {
+    return deadlineNanos - ticker.read();
+  }
+
+  /** Returns true once the deadline has passed. */
+  public boolean isExpired() {
+    return remainingNanos() <= 0;
+  }
+
+  /** Returns the time from this deadline's creation to now. */
+  public Duration elapsed() {
+    return Duration.ofNanos(ticker.read() - startNanos);
+  }
+
+  /** Returns the time this deadline was created with. */
+  public Duration budget() {
+    return Duration.ofNanos(deadlineNanos - startNanos);
+  }
+
+  /** Returns the ticker this deadline reads. */
+  Ticker ticker() {
+    return ticker;
+  }
+
+  /**
+   * Returns the earlier of this deadline and {@code other}.
+   *
+   * @param other another deadline
+   * @return whichever has less time left
+   */
+  public Deadline min(Deadline other) {
+    return other.remainingNanos() < remainingNanos() ? other : this;
+  }
+
+  /**
+   * Returns {@code timeout}, or the time left if that is shorter.
+   *
+   * @param timeout a per-call timeout
+   * @return the smaller of {@code timeout} and {@link #remaining()}
+   */
+  public Duration clamp(Duration timeout) {
+    Duration left = remaining();
+    return left.compareTo(timeout) < 0 ? left : timeout;
+  }
+
+  /**
+   * Throws if this deadline has passed. Call it before starting work that cannot be stopped.
+   *
+   * @throws TimeoutExceededException if the deadline has passed
+   */
+  public void checkNotExpired() {
+    if (isExpired()) {
+      throw new TimeoutExceededException(budget(), elapsed());
+    }
+  }
+
+  /**
+   * Makes this deadline, or the thread's current one if that is earlier, the current deadline of
+   * this thread until the returned scope is closed.
+   *
+   * @return a scope to close, on this thread, when the call is done
+   */
+  public Scope enter() {
+    Deadline previous = CURRENT.get();
+    Deadline effective = previous == null ? this : previous.min(this);
+    CURRENT.set(effective);
+    return new Scope(previous, effective);
+  }
+
+  /**
+   * Returns this thread's current deadline, if a scope has set one.
+   *
+   * @return the current deadline, or empty
+   */
+  public static Optional<Deadline> current() {
+    return Optional.ofNullable(CURRENT.get());
+  }
+
+  static @Nullable Deadline currentOrNull() {
+    return CURRENT.get();
+  }
+
+  /**
+   * Returns {@code timeout} clamped to the time the current deadline has left, or {@code timeout}
+   * itself when the thread has no deadline.
+   *
+   * @param timeout a per-call timeout
+   * @return the timeout to use
+   */
+  public static Duration clampToCurrent(Duration timeout) {
+    Deadline current = CURRENT.get();
+    return current == null ? timeout : current.clamp(timeout);
+  }
+
+  /**
+   * Returns a task that runs {@code task} under the deadline current now, on whatever thread runs
+   * it. Returns {@code task} itself if there is none.
+   *
+   * @param task the task
+   * @return a task that carries the deadline
+   */
+  public static Runnable wrap(Runnable task) {
+    Objects.requireNonNull(task, "task");
+    Deadline captured = CURRENT.get();
+    if (captured == null) {
+      return task;
+    }
+    return () -> {
+      Scope scope = captured.enter();
+      try {
+        task.run();
+      } finally {
+        scope.close();
+      }
+    };
+  }
+
+  /**
+   * Returns a task that runs {@code task} under the deadline current now, on whatever thread runs
+   * it. Returns {@code task} itself if there is none.
+   *
+   * @param task the task
+   * @param <T> the result type
+   * @return a task that carries the deadline
+   */
+  public static <T> Callable<T> wrap(Callable<T> task) {
+    Objects.requireNonNull(task, "task");
+    Deadline captured = CURRENT.get();
+    if (captured == null) {
+      return task;
+    }
+    return () -> {
+      Scope scope = captured.enter();
+      try {
+        return task.call();
+      } finally {
+        scope.close();
+      }
+    };
+  }
+
+  /**
+   * Returns an executor that runs each task under the deadline that was current on the thread that
+   * submitted it.
+   *
+   * @param executor the executor that runs the tasks
+   * @return an executor that carries deadlines
+   */
+  public static Executor wrap(Executor executor) {
+    Objects.requireNonNull(executor, "executor");
+    return task -> executor.execute(wrap(task));
+  }
+
+  @Override
+  public String toString() {
+    long left = remainingNanos();
+    return left > 0
+        ? "Deadline[" + Checks.describe(Duration.ofNanos(left)) + " left]"
+        : "Deadline[expired " + Checks.describe(Duration.ofNanos(-left)) + " ago]";
+  }
+
+  /**
+   * The span during which a deadline is its thread's current one. Close it on the thread that
+   * entered it; closing restores the deadline that was current before. Closing twice does nothing.
+   * Not thread-safe: a scope belongs to one thread.
+   */
+  public static final class Scope implements AutoCloseable {
+    private final @Nullable Deadline previous;
+    private final Deadline effective;
+    private boolean closed;
+
+    private Scope(@Nullable Deadline previous, Deadline effective) {
+      this.previous = previous;
+      this.effective = effective;
+    }
+
+    /** Returns the deadline in force inside this scope: the earlier of the new and the outer. */
+    public Deadline deadline() {
+      return effective;
+    }
+
+    /** Restores the deadline that was current when this scope was entered. */
+    @Override
+    public void close() {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (previous == null) {
+        CURRENT.remove();
+      } else {
+        CURRENT.set(previous);
+      }
+    }
+  }
+}

@@ -1,0 +1,299 @@
+package dev.bulwark.timeouts;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A cap on retries for one dependency: over a sliding window, retries may be at most {@code ratio}
+ * of calls, or {@code minRetriesPerSecond} per second of window, whichever allows more.
+ *
+ * <p>Without a budget, every caller retrying a dependency that is down multiplies the load on it by
+ * the number of attempts, just when it can least take it. With a 10% budget a full outage adds at
+ * most 10% to the calls (plus the small floor), while isolated failures are still retried. Share
+ * one budget between every {@link Retry} that calls the same dependency.
+ *
+ * <p>The window is split into ten buckets; a bucket's counts leave the window whole once it is
+ * older than the window. Thread-safe: each call takes a short lock.
+ *
+ * <p>Meters, when a registry is given: counters {@code bulwark.timeouts.retry.budget.calls}, {@code
+ * bulwark.timeouts.retry.budget.retries} and {@code bulwark.timeouts.retry.budget.denied}, tagged
+ * {@code name}.
+ */
+public final class RetryBudget {
+
+  /** Default share of calls that may be retries: 0.1 (10%). */
+  public static final double DEFAULT_RATIO = 0.1;
+
+  /** Default floor: 3 retries per second of window are always allowed. */
+  public static final int DEFAULT_MIN_RETRIES_PER_SECOND = 3;
+
+  /** Default sliding window: 10 seconds. */
+  public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(10);
+
+  private static final int BUCKETS = 10;
+
+  private final String name;
+  private final double ratio;
+  private final long floor;
+  private final Ticker ticker;
+  private final long bucketNanos;
+  private final long[] epochs = new long[BUCKETS];
+  private final long[] calls = new long[BUCKETS];
+  private final long[] retries = new long[BUCKETS];
+  private final @Nullable Counter callCounter;
+  private final @Nullable Counter retryCounter;
+  private final @Nullable Counter deniedCounter;
+
+  private RetryBudget(Builder builder) {
+    this.name = builder.name;
+    this.ratio = Double.isNaN(builder.ratio) ? DEFAULT_RATIO : builder.ratio;
+    Duration window = builder.window == null ? DEFAULT_WINDOW : builder.window;
+    int perSecond =
+        builder.minRetriesPerSecond < 0
+            ? DEFAULT_MIN_RETRIES_PER_SECOND
+            : builder.minRetriesPerSecond;
+    this.floor = (long) Math.ceil(perSecond * (window.toNanos() / 1e9));
+    this.ticker = builder.ticker;
+    this.bucketNanos = Math.max(1, window.toNanos() / BUCKETS);
+    Arrays.fill(epochs, Long.MIN_VALUE);
+    MeterRegistry registry = builder.meterRegistry;
+    this.callCounter = counter(registry, "calls", "Calls made through the budget");
+    this.retryCounter = counter(registry, "retries", "Retries the budget allowed");
+    this.deniedCounter = counter(registry, "denied", "Retries the budget refused");
+  }
+
+  private @Nullable Counter counter(
+      @Nullable MeterRegistry registry, String what, String description) {
+    if (registry == null) {
+      return null;
+    }
+    return Counter.builder("bulwark.timeouts.retry.budget." + what)
+        .description(description)
+        .tag("name", name)
+        .register(registry);
+  }
+
+  /**
+   * Returns a builder.
+   *
+   * @param name the dependency's name, used in metrics; not blank
+   * @return a new builder
+   * @throws IllegalArgumentException if {@code name} is blank
+   */
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /** Returns the name. */
+  public String name() {
+    return name;
+  }
+
+  /** Records a first attempt. {@link Retry} calls this once per call. */
+  public void recordCall() {
+    synchronized (this) {
+      calls[bucket()]++;
+    }
+    increment(callCounter);
+  }
+
+  /**
+   * Takes one retry from the budget if it has room.
+   *
+   * @return true if the retry may go ahead, false if the budget is spent (the refusal is counted)
+   */
+  public boolean tryAcquireRetry() {
+    boolean allowed;
+    synchronized (this) {
+      int current = bucket();
+      long windowCalls = 0;
+      long windowRetries = 0;
+      for (int i = 0; i < BUCKETS; i++) {
+        windowCalls += calls[i];
+        windowRetries += retries[i];
+      }
+      double limit = Math.max(ratio * windowCalls, floor);
+      allowed = windowRetries + 1 <= limit;
+      if (allowed) {
+        retries[current]++;
+      }
+    }
+    increment(allowed ? retryCounter : deniedCounter);
+    return allowed;
+  }
+
+  /**
+   * Returns the calls and retries currently in the window.
+   *
+   * @return a snapshot
+   */
+  public Snapshot snapshot() {
+    synchronized (this) {
+      bucket();
+      long windowCalls = 0;
+      long windowRetries = 0;
+      for (int i = 0; i < BUCKETS; i++) {
+        windowCalls += calls[i];
+        windowRetries += retries[i];
+      }
+      return new Snapshot(
+          name, windowCalls, windowRetries, (long) Math.max(ratio * windowCalls, floor));
+    }
+  }
+
+  /** Returns the index of the current bucket, clearing buckets that left the window. */
+  private int bucket() {
+    long epoch = Math.floorDiv(ticker.read(), bucketNanos);
+    int index = (int) Math.floorMod(epoch, (long) BUCKETS);
+    if (epochs[index] != epoch) {
+      epochs[index] = epoch;
+      calls[index] = 0;
+      retries[index] = 0;
+    }
+    // Buckets older than the window are cleared lazily: a stale one has an old epoch.
+    for (int i = 0; i < BUCKETS; i++) {
+      if (epochs[i] != Long.MIN_VALUE && epoch - epochs[i] >= BUCKETS) {
+        epochs[i] = Long.MIN_VALUE;
+        calls[i] = 0;
+        retries[i] = 0;
+      }
+    }
+    return index;
+  }
+
+  private static void increment(@Nullable Counter counter) {
+    if (counter != null) {
+      counter.increment();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RetryBudget[" + name + ", ratio=" + ratio + ", floor=" + floor + "]";
+  }
+
+  /**
+   * The budget's window at one moment.
+   *
+   * @param name the budget's name
+   * @param calls first attempts in the window
+   * @param retries retries allowed in the window
+   * @param limit the most retries the window allows now
+   */
+  public record Snapshot(String name, long calls, long retries, long limit) {}
+
+  /** Configures a {@link RetryBudget}. Each setting may be given once. Not thread-safe. */
+  public static final class Builder {
+    private final String name;
+    private double ratio = Double.NaN;
+    private int minRetriesPerSecond = -1;
+    private @Nullable Duration window;
+    private Ticker ticker = Ticker.system();
+    private boolean tickerSet;
+    private @Nullable MeterRegistry meterRegistry;
+
+    private Builder(String name) {
+      Objects.requireNonNull(name, "name");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("name must not be blank, but was \"" + name + "\"");
+      }
+      this.name = name;
+    }
+
+    /**
+     * Sets the share of calls that may be retries. Default {@value RetryBudget#DEFAULT_RATIO}.
+     *
+     * @param ratio in (0, 1]
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder ratio(double ratio) {
+      Checks.requireUnset("ratio", !Double.isNaN(this.ratio), this.ratio);
+      if (!(ratio > 0 && ratio <= 1)) {
+        throw new IllegalArgumentException(
+            Checks.format("ratio must be in (0, 1], but was %s", ratio));
+      }
+      this.ratio = ratio;
+      return this;
+    }
+
+    /**
+     * Sets the floor: retries per second of window that are always allowed, so a dependency with
+     * little traffic still gets its failures retried. Default {@value
+     * RetryBudget#DEFAULT_MIN_RETRIES_PER_SECOND}.
+     *
+     * @param retriesPerSecond between 0 and 100,000
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder minRetriesPerSecond(int retriesPerSecond) {
+      Checks.requireUnset("minRetriesPerSecond", minRetriesPerSecond >= 0, minRetriesPerSecond);
+      this.minRetriesPerSecond =
+          Checks.between("minRetriesPerSecond", retriesPerSecond, 0, 100_000);
+      return this;
+    }
+
+    /**
+     * Sets the sliding window. Default 10 s.
+     *
+     * @param window between 1 s and 1 h
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder window(Duration window) {
+      Checks.requireUnset("window", this.window != null, this.window);
+      Objects.requireNonNull(window, "window");
+      if (window.compareTo(Duration.ofSeconds(1)) < 0
+          || window.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException(
+            Checks.format(
+                "window must be between 1 s and 1 h, but was %s", Checks.describe(window)));
+      }
+      this.window = window;
+      return this;
+    }
+
+    /**
+     * Sets the clock. Default {@link Ticker#system()}; tests pass a ticker they advance.
+     *
+     * @param ticker the clock
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder ticker(Ticker ticker) {
+      Checks.requireUnset("ticker", tickerSet, this.ticker);
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      tickerSet = true;
+      return this;
+    }
+
+    /**
+     * Registers the budget's counters in {@code registry}. Default: no meters.
+     *
+     * @param registry the registry
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      Checks.requireUnset("meterRegistry", meterRegistry != null, meterRegistry);
+      this.meterRegistry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /**
+     * Builds the budget.
+     *
+     * @return a new budget
+     */
+    public RetryBudget build() {
+      return new RetryBudget(this);
+    }
+  }
+}

@@ -1,0 +1,112 @@
+package dev.bulwark.timeouts;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Time limits that stop the work, on the caller's thread.
+ *
+ * <p>{@code Timeouts.within(limit, call)} runs {@code call} on the calling thread, so whatever is
+ * bound to the thread (a JDBC transaction, the logging MDC, the current {@link Deadline}) stays
+ * valid. While it runs, the call's deadline is the thread's {@linkplain Deadline#current() current
+ * deadline}: the earlier of {@code limit} from now and any outer deadline, so the client helpers
+ * inside it clamp their timeouts to it. One shared watchdog thread ({@code
+ * bulwark-timeouts-watchdog-1}) fires at the limit: it interrupts the caller and runs the cancel
+ * hooks the call registered through {@link TimeLimitContext#onTimeout}. The call then returns or
+ * throws as the interrupt or the cancel makes it, and {@code within} throws {@link
+ * TimeoutExceededException} with that failure as its cause.
+ *
+ * <p>Guarantees: a call that finishes before the watchdog fires is never interrupted, not even a
+ * moment later; when the watchdog does fire, the interrupt status it set is cleared before {@code
+ * within} returns or throws (an interrupt the thread had before the call is kept). A call that
+ * ignores both interrupts and its hooks cannot be stopped by any library: {@code within} then
+ * returns when the call does, still with {@link TimeoutExceededException}.
+ *
+ * <pre>{@code
+ * Price p = Timeouts.within(Duration.ofSeconds(60), () -> calculator.price(order));
+ *
+ * List<Row> rows = Timeouts.within(Duration.ofSeconds(2), ctx -> {
+ *   try (PreparedStatement ps = connection.prepareStatement(sql)) {
+ *     ctx.onTimeout(ps::cancel);        // pgjdbc ignores interrupts; cancel reaches the server
+ *     return read(ps.executeQuery());
+ *   }
+ * });
+ * }</pre>
+ *
+ * <p>For metrics, a name and an asynchronous variant, use {@link TimeLimiter}. Thread-safe.
+ */
+public final class Timeouts {
+  private Timeouts() {}
+
+  /**
+   * Runs {@code call} on this thread and stops it at {@code limit}.
+   *
+   * @param limit the time limit, positive
+   * @param call the call
+   * @param <T> the result type
+   * @param <X> the checked exception the call may throw
+   * @return what the call returned
+   * @throws X what the call threw, if it failed in time
+   * @throws TimeoutExceededException if the limit, or an earlier outer deadline, passed
+   * @throws IllegalArgumentException if {@code limit} is not positive
+   */
+  public static <T, X extends Exception> T within(Duration limit, Call<T, X> call) throws X {
+    Objects.requireNonNull(call, "call");
+    return within(limit, context -> call.call());
+  }
+
+  /**
+   * Runs {@code call} on this thread and stops it at {@code limit}, running the cancel hooks the
+   * call registers on its context.
+   *
+   * @param limit the time limit, positive
+   * @param call the call
+   * @param <T> the result type
+   * @param <X> the checked exception the call may throw
+   * @return what the call returned
+   * @throws X what the call threw, if it failed in time
+   * @throws TimeoutExceededException if the limit, or an earlier outer deadline, passed
+   * @throws IllegalArgumentException if {@code limit} is not positive
+   */
+  public static <T, X extends Exception> T within(Duration limit, CancellableCall<T, X> call)
+      throws X {
+    Checks.positive("limit", limit);
+    Objects.requireNonNull(call, "call");
+    return TimeLimits.run(Deadline.after(limit), call);
+  }
+
+  /**
+   * Runs {@code call} on this thread and stops it at {@code deadline}.
+   *
+   * @param deadline the deadline; an expired one fails at once without running the call
+   * @param call the call
+   * @param <T> the result type
+   * @param <X> the checked exception the call may throw
+   * @return what the call returned
+   * @throws X what the call threw, if it failed in time
+   * @throws TimeoutExceededException if the deadline, or an earlier outer one, passed
+   */
+  public static <T, X extends Exception> T within(Deadline deadline, Call<T, X> call) throws X {
+    Objects.requireNonNull(call, "call");
+    return within(deadline, context -> call.call());
+  }
+
+  /**
+   * Runs {@code call} on this thread and stops it at {@code deadline}, running the cancel hooks the
+   * call registers on its context.
+   *
+   * @param deadline the deadline; an expired one fails at once without running the call
+   * @param call the call
+   * @param <T> the result type
+   * @param <X> the checked exception the call may throw
+   * @return what the call returned
+   * @throws X what the call threw, if it failed in time
+   * @throws TimeoutExceededException if the deadline, or an earlier outer one, passed
+   */
+  public static <T, X extends Exception> T within(Deadline deadline, CancellableCall<T, X> call)
+      throws X {
+    Objects.requireNonNull(deadline, "deadline");
+    Objects.requireNonNull(call, "call");
+    return TimeLimits.run(deadline, call);
+  }
+}

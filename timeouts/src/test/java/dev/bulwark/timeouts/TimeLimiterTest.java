@@ -1,0 +1,218 @@
+package dev.bulwark.timeouts;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class TimeLimiterTest {
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+
+  private long count(String outcome) {
+    return registry
+        .get("bulwark.timeouts.timelimiter.calls")
+        .tag("name", "reports")
+        .tag("outcome", outcome)
+        .timer()
+        .count();
+  }
+
+  @Test
+  void callRunsOnTheCallersThreadAndRecordsOutcomes() {
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .timeout(Duration.ofMillis(50))
+            .meterRegistry(registry)
+            .build()) {
+      assertThat(limiter.call(() -> Thread.currentThread())).isSameAs(Thread.currentThread());
+      assertThatThrownBy(
+              () ->
+                  limiter.call(
+                      () -> {
+                        Thread.sleep(30_000);
+                        return null;
+                      }))
+          .isInstanceOf(TimeoutExceededException.class);
+      assertThatThrownBy(
+              () ->
+                  limiter.call(
+                      () -> {
+                        throw new IllegalStateException("boom");
+                      }))
+          .hasMessage("boom");
+      assertThat(count("success")).isEqualTo(1);
+      assertThat(count("timeout")).isEqualTo(1);
+      assertThat(count("failure")).isEqualTo(1);
+      assertThat(Thread.interrupted()).isFalse();
+    }
+  }
+
+  @Test
+  void submitRunsOnANamedPoolThread() throws Exception {
+    try (TimeLimiter limiter = TimeLimiter.builder("reports").meterRegistry(registry).build()) {
+      String thread =
+          limiter.submit(() -> Thread.currentThread().getName()).get(10, TimeUnit.SECONDS);
+      assertThat(thread).startsWith("bulwark-timeouts-reports-");
+      assertThat(count("success")).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void atTheLimitTheFutureFailsAndTheWorkIsInterrupted() throws Exception {
+    CountDownLatch interrupted = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .timeout(Duration.ofMillis(100))
+            .meterRegistry(registry)
+            .build()) {
+      CompletableFuture<String> f =
+          limiter.submit(
+              () -> {
+                try {
+                  Thread.sleep(30_000);
+                  return "never";
+                } catch (InterruptedException e) {
+                  interrupted.countDown();
+                  throw e;
+                }
+              });
+      assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .hasCauseInstanceOf(TimeoutExceededException.class);
+      assertThat(interrupted.await(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(count("timeout")).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void theFutureFailsAtTheLimitEvenIfTheWorkIgnoresItsInterrupt() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports").timeout(Duration.ofMillis(50)).build()) {
+      CompletableFuture<String> f =
+          limiter.submit(
+              () -> {
+                while (true) {
+                  try {
+                    if (release.await(10, TimeUnit.SECONDS)) {
+                      return "late";
+                    }
+                  } catch (InterruptedException ignored) {
+                    // deaf to interrupts
+                  }
+                }
+              });
+      assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(TimeoutExceededException.class);
+      release.countDown();
+    }
+  }
+
+  @Test
+  void cancellingTheFutureInterruptsTheWork() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch interrupted = new CountDownLatch(1);
+    try (TimeLimiter limiter = TimeLimiter.builder("reports").build()) {
+      CompletableFuture<String> f =
+          limiter.submit(
+              () -> {
+                started.countDown();
+                try {
+                  Thread.sleep(30_000);
+                  return "never";
+                } catch (InterruptedException e) {
+                  interrupted.countDown();
+                  throw e;
+                }
+              });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(f.cancel(true)).isTrue();
+      assertThatThrownBy(f::join).isInstanceOf(CancellationException.class);
+      assertThat(interrupted.await(10, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  @Test
+  void aFullQueueRejectsInsteadOfGrowing() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch started = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .asyncThreads(1)
+            .asyncQueueCapacity(1)
+            .meterRegistry(registry)
+            .build()) {
+      CompletableFuture<Boolean> running =
+          limiter.submit(
+              () -> {
+                started.countDown();
+                return release.await(10, TimeUnit.SECONDS);
+              });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      CompletableFuture<String> queued = limiter.submit(() -> "queued");
+      CompletableFuture<String> rejected = limiter.submit(() -> "rejected");
+      assertThatThrownBy(rejected::join).hasCauseInstanceOf(RejectedExecutionException.class);
+      assertThat(count("rejected")).isEqualTo(1);
+      release.countDown();
+      assertThat(running.get(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(queued.get(10, TimeUnit.SECONDS)).isEqualTo("queued");
+    }
+  }
+
+  @Test
+  void submitCarriesAnEarlierOuterDeadline() throws Exception {
+    AtomicReference<Deadline> seen = new AtomicReference<>();
+    try (TimeLimiter limiter = TimeLimiter.builder("reports").build();
+        Deadline.Scope scope = Deadline.after(Duration.ofSeconds(3)).enter()) {
+      limiter
+          .submit(
+              ctx -> {
+                seen.set(Deadline.current().orElseThrow());
+                return null;
+              })
+          .get(10, TimeUnit.SECONDS);
+      assertThat(seen.get().remaining()).isLessThanOrEqualTo(Duration.ofSeconds(3));
+    }
+  }
+
+  @Test
+  void closedLimiterRejectsSubmissions() {
+    TimeLimiter limiter = TimeLimiter.builder("reports").build();
+    limiter.close();
+    assertThatThrownBy(() -> limiter.submit(() -> 1).join())
+        .hasCauseInstanceOf(RejectedExecutionException.class);
+    assertThat(limiter.call(() -> 2)).isEqualTo(2);
+  }
+
+  @Test
+  void builderValidatesEachSetting() {
+    assertThatThrownBy(() -> TimeLimiter.builder(" "))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("name must not be blank, but was \" \"");
+    assertThatThrownBy(() -> TimeLimiter.builder("x").timeout(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("timeout must be positive, but was 0 ms");
+    assertThatThrownBy(() -> TimeLimiter.builder("x").asyncThreads(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("asyncThreads must be between 1 and 1024, but was 0");
+    assertThatThrownBy(() -> TimeLimiter.builder("x").asyncQueueCapacity(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("asyncQueueCapacity must be between 1 and 1000000, but was 0");
+    assertThatThrownBy(
+            () ->
+                TimeLimiter.builder("x")
+                    .timeout(Duration.ofSeconds(1))
+                    .timeout(Duration.ofSeconds(2)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("timeout was already set to 1000 ms");
+  }
+}
