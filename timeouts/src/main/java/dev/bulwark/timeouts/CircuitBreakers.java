@@ -159,7 +159,8 @@ public final class CircuitBreakers {
     }
 
     /**
-     * Counts calls slower than {@code threshold} as failures too. Default: off.
+     * Counts calls slower than {@code threshold} as failures too: a window in which every call is
+     * slow opens the breaker. Default: Resilience4j's, where a call counts as slow from 60 s.
      *
      * @param threshold positive
      * @return this builder

@@ -230,7 +230,7 @@ public final class Policies {
      * @throws IllegalStateException if a time limit or limiter is already set
      */
     public Builder timeLimit(Duration limit) {
-      Checks.requireUnset("timeLimit", timeLimit != null || timeLimiter != null, timeLimit);
+      Checks.requireUnset("timeLimit", timeLimit != null || timeLimiter != null, timeLimitSet());
       this.timeLimit = Checks.positive("timeLimit", limit);
       return this;
     }
@@ -243,9 +243,13 @@ public final class Policies {
      * @throws IllegalStateException if a time limit or limiter is already set
      */
     public Builder timeLimiter(TimeLimiter limiter) {
-      Checks.requireUnset("timeLimit", timeLimit != null || timeLimiter != null, timeLimiter);
+      Checks.requireUnset("timeLimit", timeLimit != null || timeLimiter != null, timeLimitSet());
       this.timeLimiter = Objects.requireNonNull(limiter, "limiter");
       return this;
+    }
+
+    private @Nullable Object timeLimitSet() {
+      return timeLimit != null ? timeLimit : timeLimiter;
     }
 
     /**

@@ -65,6 +65,9 @@ public final class Retry {
   /** Default least time an attempt must have for it to start: 10 ms. */
   public static final Duration DEFAULT_MIN_ATTEMPT_TIME = Duration.ofMillis(10);
 
+  /** Longest backoff cap allowed: 1 day. */
+  public static final Duration MAX_BACKOFF_LIMIT = Duration.ofDays(1);
+
   /** Most attempts allowed: 100. */
   public static final int MAX_ATTEMPTS_LIMIT = 100;
 
@@ -346,6 +349,10 @@ public final class Retry {
       Checks.requireUnset("backoff", initialBackoff != null, initialBackoff);
       Checks.positive("initialBackoff", initial);
       Checks.positive("maxBackoff", max);
+      if (max.compareTo(MAX_BACKOFF_LIMIT) > 0) {
+        throw new IllegalArgumentException(
+            Checks.format("maxBackoff must be at most 1 day, but was %s", Checks.describe(max)));
+      }
       if (max.compareTo(initial) < 0) {
         throw new IllegalArgumentException(
             Checks.format(
@@ -486,17 +493,16 @@ public final class Retry {
      * Builds the retry.
      *
      * @return a new retry
-     * @throws IllegalArgumentException if {@code minAttemptTime} is not shorter than {@code
-     *     maxDuration}
+     * @throws IllegalArgumentException if {@code minAttemptTime} (10 ms unless set) is not shorter
+     *     than {@code maxDuration}
      */
     public Retry build() {
-      if (maxDuration != null
-          && minAttemptTime != null
-          && minAttemptTime.compareTo(maxDuration) >= 0) {
+      Duration minAttempt = minAttemptTime == null ? DEFAULT_MIN_ATTEMPT_TIME : minAttemptTime;
+      if (maxDuration != null && minAttempt.compareTo(maxDuration) >= 0) {
         throw new IllegalArgumentException(
             Checks.format(
                 "minAttemptTime must be shorter than maxDuration (%s), but was %s",
-                Checks.describe(maxDuration), Checks.describe(minAttemptTime)));
+                Checks.describe(maxDuration), Checks.describe(minAttempt)));
       }
       return new Retry(this);
     }
