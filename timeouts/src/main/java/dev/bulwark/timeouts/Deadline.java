@@ -255,6 +255,7 @@ public final class Deadline {
   public static final class Scope implements AutoCloseable {
     private final @Nullable Deadline previous;
     private final Deadline effective;
+    private final Thread owner = Thread.currentThread();
     private boolean closed;
 
     private Scope(@Nullable Deadline previous, Deadline effective) {
@@ -267,9 +268,20 @@ public final class Deadline {
       return effective;
     }
 
-    /** Restores the deadline that was current when this scope was entered. */
+    /**
+     * Restores the deadline that was current when this scope was entered.
+     *
+     * @throws IllegalStateException if called on another thread than the one that entered it
+     */
     @Override
     public void close() {
+      if (Thread.currentThread() != owner) {
+        throw new IllegalStateException(
+            "a deadline scope must be closed on the thread that entered it ("
+                + owner.getName()
+                + "), not on "
+                + Thread.currentThread().getName());
+      }
       if (closed) {
         return;
       }

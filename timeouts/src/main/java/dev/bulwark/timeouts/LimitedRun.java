@@ -3,20 +3,29 @@ package dev.bulwark.timeouts;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One call under a time limit: the race between the call finishing and the watchdog firing.
+ * One call under a time limit: the race between the call finishing and the limit firing.
  *
  * <p>Exactly one side wins the compare-and-set out of {@code RUNNING}. If the caller wins ({@code
- * DONE}), the watchdog does nothing, ever: a call that returns just as the limit fires is never
- * interrupted afterwards. If the watchdog wins ({@code FIRING}), it interrupts the caller and then
- * publishes {@code FIRED}; the caller, seeing it lost, waits for {@code FIRED} (a few instructions)
- * and clears the interrupt, so the interrupt never leaks into the caller's later code.
+ * DONE}), nothing fires, ever: a call that returns just as the limit fires is never interrupted
+ * afterwards. If the limit wins ({@code FIRING}), it interrupts the caller and then publishes
+ * {@code FIRED}; the caller, seeing it lost, waits for {@code FIRED} (a few instructions), clears
+ * the interrupt, and waits a bounded time for the cancel hooks, so neither the interrupt nor a hook
+ * reaches the caller's later code.
+ *
+ * <p>Runs nest: an inner limit that fires clears only its own interrupt, and interrupts the thread
+ * again if an enclosing limit fired meanwhile or the thread was interrupted before the inner call.
  */
 final class LimitedRun implements TimeLimitContext, Runnable {
+  /** How long a timed-out call waits for its cancel hooks before it returns anyway. */
+  static final long HOOK_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
+
   private static final int RUNNING = 0;
   private static final int DONE = 1;
   private static final int FIRING = 2;
@@ -25,13 +34,16 @@ final class LimitedRun implements TimeLimitContext, Runnable {
   private final AtomicInteger state = new AtomicInteger(RUNNING);
   private final Thread worker;
   private final Deadline deadline;
+  private final @Nullable LimitedRun enclosing;
   private final List<Hook> hooks = new ArrayList<>(2);
+  private final CountDownLatch hooksDone = new CountDownLatch(1);
   private boolean hooksReleased;
   private @Nullable ScheduledFuture<?> timer;
 
-  LimitedRun(Thread worker, Deadline deadline) {
+  LimitedRun(Thread worker, Deadline deadline, @Nullable LimitedRun enclosing) {
     this.worker = worker;
     this.deadline = deadline;
+    this.enclosing = enclosing;
   }
 
   /** Arms the watchdog; call once, from the worker, before the call starts. */
@@ -59,25 +71,31 @@ final class LimitedRun implements TimeLimitContext, Runnable {
       }
     }
     if (runNow) {
-      Watchdog.SHARED.runHook(hook);
+      // Registered by the call after its limit fired: run it here, before the call goes on.
+      Watchdog.runQuietly(hook);
     }
   }
 
-  /** The watchdog's side. */
+  /** The watchdog's side, or a cancellation's: fires the limit unless the call is done. */
   @Override
   public void run() {
     if (!state.compareAndSet(RUNNING, FIRING)) {
       return;
     }
-    worker.interrupt();
-    state.set(FIRED);
+    try {
+      worker.interrupt();
+    } finally {
+      state.set(FIRED);
+    }
     List<Hook> toRun;
     synchronized (hooks) {
       hooksReleased = true;
-      toRun = new ArrayList<>(hooks);
+      toRun = List.copyOf(hooks);
     }
-    for (Hook hook : toRun) {
-      Watchdog.SHARED.runHook(hook);
+    if (toRun.isEmpty()) {
+      hooksDone.countDown();
+    } else {
+      Watchdog.SHARED.runHooks(toRun, hooksDone);
     }
   }
 
@@ -85,7 +103,7 @@ final class LimitedRun implements TimeLimitContext, Runnable {
    * The worker's side, called once the call has returned or thrown.
    *
    * @param interruptedBefore whether the worker was interrupted before the call started, to keep
-   * @return true if the call finished in time, false if the watchdog fired
+   * @return true if the call finished in time, false if the limit fired
    */
   boolean finish(boolean interruptedBefore) {
     if (state.compareAndSet(RUNNING, DONE)) {
@@ -98,15 +116,45 @@ final class LimitedRun implements TimeLimitContext, Runnable {
     while (state.get() == FIRING) {
       Thread.onSpinWait();
     }
-    // Clear the watchdog's interrupt; keep one the caller had before it started.
-    Thread.interrupted();
-    if (interruptedBefore) {
+    Thread.interrupted(); // this limit's interrupt
+    awaitHooks();
+    if (interruptedBefore || enclosingFired()) {
       worker.interrupt();
     }
     return false;
   }
 
-  /** Returns true if the watchdog has fired. */
+  private void awaitHooks() {
+    long end = System.nanoTime() + HOOK_WAIT_NANOS;
+    boolean interrupted = false;
+    try {
+      for (long left = HOOK_WAIT_NANOS; left > 0; left = end - System.nanoTime()) {
+        try {
+          if (hooksDone.await(left, TimeUnit.NANOSECONDS)) {
+            return;
+          }
+        } catch (InterruptedException e) {
+          interrupted = true; // someone else's interrupt: keep it, keep waiting
+        }
+      }
+      Watchdog.SHARED.hooksOverdue();
+    } finally {
+      if (interrupted) {
+        worker.interrupt();
+      }
+    }
+  }
+
+  private boolean enclosingFired() {
+    for (LimitedRun outer = enclosing; outer != null; outer = outer.enclosing) {
+      if (outer.fired()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Returns true if this limit has fired. */
   boolean fired() {
     return state.get() >= FIRING;
   }

@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import java.time.Duration;
 import java.util.Objects;
@@ -103,6 +104,10 @@ public final class Policies {
       T result = bulkheaded(call);
       breaker.onResult(breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), result);
       return result;
+    } catch (BulkheadFullException e) {
+      // Local overload, not a failure of the dependency: give the permission back unrecorded.
+      breaker.releasePermission();
+      throw e;
     } catch (Throwable t) {
       breaker.onError(breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), t);
       throw t;

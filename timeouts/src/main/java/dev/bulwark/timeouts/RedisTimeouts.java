@@ -21,8 +21,10 @@ import java.util.concurrent.TimeUnit;
  *     .build());
  * }</pre>
  *
- * <p>A command sent after the deadline has passed gets a 1 ns timeout and fails at once with
- * Lettuce's {@code RedisCommandTimeoutException}. Needs {@code lettuce-core} on the class path (an
+ * <p>A command issued after the deadline has passed gets a 1 ns timeout and fails at once with
+ * Lettuce's {@code RedisCommandTimeoutException}; Lettuce may still write it to the connection, so
+ * a command that must not run late should be guarded with {@link Deadline#checkNotExpired()} or
+ * {@link #commandTimeout(Duration)} first. Needs {@code lettuce-core} on the class path (an
  * optional dependency of this module). Stateless and thread-safe.
  */
 public final class RedisTimeouts {

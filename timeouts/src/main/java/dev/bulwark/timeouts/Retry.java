@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
@@ -30,10 +31,15 @@ import org.jspecify.annotations.Nullable;
  *       the {@linkplain Builder#retryOn types} or the {@linkplain Builder#retryIf predicate},
  *       itself or one of its causes; by default nothing is retryable;
  *   <li>attempts are left ({@code maxAttempts}, default 3);
- *   <li>after the delay, at least {@code minAttemptTime} would remain before both the retry's own
- *       {@code maxDuration} and the thread's current deadline;
+ *   <li>after the delay, at least {@code minAttemptTime} would remain before the thread's current
+ *       deadline, which {@code maxDuration} sets (or shortens) for the duration of the call;
  *   <li>the budget, if any, has room.
  * </ol>
+ *
+ * <p>{@code maxDuration}, when set, is the deadline of every attempt: a {@link Timeouts#within}, a
+ * {@link Policies} time limit or a client helper inside an attempt is clamped to it. The first
+ * attempt does not start, and {@link TimeoutExceededException} is thrown, when the current deadline
+ * leaves less than {@code minAttemptTime}.
  *
  * <p>When a retry does not happen, the last failure is thrown as it is, with the earlier attempts'
  * failures added to it as suppressed exceptions: nothing is lost. An interrupt during the backoff
@@ -179,14 +185,33 @@ public final class Retry {
    * @param <X> the checked exception the call may throw
    * @return what the first successful attempt returned
    * @throws X the last failure, with earlier ones suppressed, when no retry is left
+   * @throws TimeoutExceededException if the current deadline leaves less than {@code
+   *     minAttemptTime} before the first attempt
    */
   public <T, X extends Exception> T call(Call<T, X> call) throws X {
     Objects.requireNonNull(call, "call");
+    if (maxDuration == null) {
+      return attempts(call);
+    }
+    // maxDuration is the attempts' deadline: time limits and client helpers inside clamp to it.
+    Deadline.Scope scope = Deadline.after(maxDuration, ticker).enter();
+    try {
+      return attempts(call);
+    } finally {
+      scope.close();
+    }
+  }
+
+  private <T, X extends Exception> T attempts(Call<T, X> call) throws X {
+    Deadline deadline = Deadline.currentOrNull();
+    if (deadline != null && deadline.remainingNanos() < Math.max(1, minAttemptNanos)) {
+      count(Outcome.DEADLINE_EXHAUSTED);
+      throw new TimeoutExceededException(deadline.budget(), deadline.elapsed());
+    }
     RetryBudget spend = budget;
     if (spend != null) {
       spend.recordCall();
     }
-    long start = ticker.read();
     List<Throwable> earlier = null;
     for (int attempt = 1; ; attempt++) {
       increment(attempts);
@@ -209,7 +234,7 @@ public final class Retry {
         stop = Outcome.ATTEMPTS_EXHAUSTED;
       } else {
         delay = backoffNanos(attempt);
-        if (timeLeftNanos(start) - delay < minAttemptNanos) {
+        if (deadline != null && deadline.remainingNanos() - delay < minAttemptNanos) {
           stop = Outcome.DEADLINE_EXHAUSTED;
         } else if (spend != null && !spend.tryAcquireRetry()) {
           stop = Outcome.BUDGET_EXHAUSTED;
@@ -227,11 +252,7 @@ public final class Retry {
       if (stop != null) {
         count(stop);
         if (earlier != null) {
-          for (Throwable previous : earlier) {
-            if (previous != failure) {
-              failure.addSuppressed(previous);
-            }
-          }
+          suppress(failure, earlier);
         }
         throw TimeLimits.<X>rethrow(failure);
       }
@@ -242,23 +263,21 @@ public final class Retry {
     }
   }
 
+  /** Attaches earlier failures once each: a cached exception thrown again is not piled up. */
+  private static void suppress(Throwable failure, List<Throwable> earlier) {
+    List<Throwable> already = Arrays.asList(failure.getSuppressed());
+    for (Throwable previous : earlier) {
+      if (previous != failure && !already.contains(previous)) {
+        failure.addSuppressed(previous);
+      }
+    }
+  }
+
   /** The delay before retry number {@code retry} (1-based): full jitter under the capped growth. */
   long backoffNanos(int retry) {
     double growth = initialBackoffNanos * Math.pow(multiplier, retry - 1);
     long cap = growth >= maxBackoffNanos ? maxBackoffNanos : (long) growth;
     return cap <= 0 ? 0 : jitter.applyAsLong(cap);
-  }
-
-  private long timeLeftNanos(long start) {
-    long left = Long.MAX_VALUE;
-    if (maxDuration != null) {
-      left = Checks.saturatedNanos(maxDuration) - (ticker.read() - start);
-    }
-    Deadline current = Deadline.currentOrNull();
-    if (current != null) {
-      left = Math.min(left, current.remainingNanos());
-    }
-    return left;
   }
 
   private boolean isRetryable(Throwable failure) {

@@ -41,6 +41,7 @@ public final class RetryBudget {
   private final long floor;
   private final Ticker ticker;
   private final long bucketNanos;
+  private final Object lock = new Object();
   private final long[] epochs = new long[BUCKETS];
   private final long[] calls = new long[BUCKETS];
   private final long[] retries = new long[BUCKETS];
@@ -93,9 +94,12 @@ public final class RetryBudget {
     return name;
   }
 
-  /** Records a first attempt. {@link Retry} calls this once per call. */
+  /**
+   * Records a first attempt. {@link Retry} calls this once per call; a hand-written retry loop that
+   * shares the budget calls it once per call too, and {@link #tryAcquireRetry()} before each retry.
+   */
   public void recordCall() {
-    synchronized (this) {
+    synchronized (lock) {
       calls[bucket()]++;
     }
     increment(callCounter);
@@ -108,7 +112,7 @@ public final class RetryBudget {
    */
   public boolean tryAcquireRetry() {
     boolean allowed;
-    synchronized (this) {
+    synchronized (lock) {
       int current = bucket();
       long windowCalls = 0;
       long windowRetries = 0;
@@ -132,7 +136,7 @@ public final class RetryBudget {
    * @return a snapshot
    */
   public Snapshot snapshot() {
-    synchronized (this) {
+    synchronized (lock) {
       bucket();
       long windowCalls = 0;
       long windowRetries = 0;

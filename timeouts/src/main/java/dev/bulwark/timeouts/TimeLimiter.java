@@ -3,9 +3,12 @@ package dev.bulwark.timeouts;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -51,6 +54,7 @@ public final class TimeLimiter implements AutoCloseable {
   private final int asyncThreads;
   private final int asyncQueueCapacity;
   private final AtomicReference<@Nullable ThreadPoolExecutor> executor = new AtomicReference<>();
+  private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
   private final @Nullable Timer success;
   private final @Nullable Timer failure;
   private final @Nullable Timer timedOut;
@@ -159,51 +163,78 @@ public final class TimeLimiter implements AutoCloseable {
     Deadline submitted = Deadline.after(timeout);
     Deadline outer = Deadline.currentOrNull();
     Deadline deadline = outer == null ? submitted : outer.min(submitted);
+    Duration limit = deadline == submitted ? timeout : deadline.remaining();
     CompletableFuture<T> result = new CompletableFuture<>();
+    AtomicReference<@Nullable LimitedRun> running = new AtomicReference<>();
+    ThreadPoolExecutor pool;
     Future<?> task;
     try {
+      pool = executor();
       task =
-          executor()
-              .submit(
-                  () -> {
-                    if (result.isDone()) {
-                      return; // expired or cancelled while queued
-                    }
-                    try {
-                      T value = TimeLimits.run(deadline, call);
-                      if (result.complete(value)) {
-                        record(success, start);
-                      }
-                    } catch (TimeoutExceededException e) {
-                      if (result.completeExceptionally(e)) {
-                        record(timedOut, start);
-                      }
-                    } catch (Throwable t) {
-                      if (result.completeExceptionally(t)) {
-                        record(failure, start);
-                      }
-                    }
-                  });
+          pool.submit(
+              () -> {
+                if (result.isDone()) {
+                  return; // expired or cancelled while queued
+                }
+                try {
+                  T value =
+                      TimeLimits.run(
+                          deadline,
+                          call,
+                          run -> {
+                            running.set(run);
+                            if (result.isCancelled()) {
+                              run.run(); // cancelled just as it started
+                            }
+                          });
+                  if (result.complete(value)) {
+                    record(success, start);
+                  }
+                } catch (TimeoutExceededException e) {
+                  if (result.completeExceptionally(e)) {
+                    record(timedOut, start);
+                  }
+                } catch (Throwable t) {
+                  if (result.completeExceptionally(t)) {
+                    record(failure, start);
+                  }
+                }
+              });
     } catch (RejectedExecutionException e) {
       record(rejected, start);
-      result.completeExceptionally(e);
+      result.completeExceptionally(
+          closed
+              ? e
+              : new RejectedExecutionException(
+                  Checks.format(
+                      "time limiter %s is full: %d calls running and %d queued"
+                          + " (asyncThreads=%d, asyncQueueCapacity=%d)",
+                      name, asyncThreads, asyncQueueCapacity, asyncThreads, asyncQueueCapacity)));
       return result;
     }
+    pending.add(result);
     // The future fails at the limit even if the work, queued or ignoring its interrupt, goes on.
     ScheduledFuture<?> expiry =
         Watchdog.SHARED.schedule(
             () -> {
               if (result.completeExceptionally(
-                  new TimeoutExceededException(deadline.budget(), deadline.elapsed()))) {
+                  new TimeoutExceededException(
+                      limit, Duration.ofNanos(System.nanoTime() - start)))) {
                 record(timedOut, start);
               }
             },
             Math.max(0, deadline.remainingNanos()));
     result.whenComplete(
         (value, error) -> {
+          pending.remove(result);
           expiry.cancel(false);
-          if (result.isCancelled()) {
-            task.cancel(true);
+          LimitedRun run = running.get();
+          if (run != null) {
+            if (result.isCancelled()) {
+              run.run(); // interrupt and cancel hooks, as at the limit
+            }
+          } else if (task.cancel(false)) {
+            pool.remove((Runnable) task); // free its queue slot now
           }
         });
     return result;
@@ -259,13 +290,21 @@ public final class TimeLimiter implements AutoCloseable {
     }
   }
 
-  /** Stops the pool of {@link #submit}, interrupting running calls; {@link #call} still works. */
+  /**
+   * Stops the pool of {@link #submit}: running calls are interrupted and every future not yet
+   * complete fails at once with {@link RejectedExecutionException}. {@link #call} still works.
+   */
   @Override
   public void close() {
     closed = true;
     ThreadPoolExecutor current = executor.getAndSet(null);
     if (current != null) {
       current.shutdownNow();
+    }
+    RejectedExecutionException closing =
+        new RejectedExecutionException("time limiter " + name + " was closed");
+    for (CompletableFuture<?> future : List.copyOf(pending)) {
+      future.completeExceptionally(closing);
     }
   }
 

@@ -1,6 +1,8 @@
 package dev.bulwark.timeouts;
 
 import java.time.Duration;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The engine behind {@link Timeouts} and {@link TimeLimiter}: runs a call on the current thread.
@@ -8,41 +10,62 @@ import java.time.Duration;
 final class TimeLimits {
   private TimeLimits() {}
 
+  /** The limits in force on this thread, innermost first, linked through their enclosing run. */
+  private static final ThreadLocal<@Nullable LimitedRun> CURRENT_RUN = new ThreadLocal<>();
+
+  static <T, X extends Exception> T run(Deadline requested, CancellableCall<T, X> call) throws X {
+    return run(requested, call, null);
+  }
+
   /**
    * Runs {@code call} on the current thread under {@code requested}, or the thread's current
    * deadline if that is earlier.
+   *
+   * @param started told of the run before the call starts, so it can be fired from outside
    */
-  static <T, X extends Exception> T run(Deadline requested, CancellableCall<T, X> call) throws X {
+  static <T, X extends Exception> T run(
+      Deadline requested, CancellableCall<T, X> call, @Nullable Consumer<LimitedRun> started)
+      throws X {
     try (Deadline.Scope scope = requested.enter()) {
       Deadline deadline = scope.deadline();
-      long left = deadline.remainingNanos();
-      if (left <= 0) {
-        throw new TimeoutExceededException(limitOf(deadline), Duration.ZERO);
-      }
       long start = deadline.ticker().read();
+      long left = deadline.remainingNanos();
+      // Report the limit the call was given: the requested one, or what an earlier outer deadline
+      // left of itself when the call started.
+      Duration limit = deadline == requested ? requested.budget() : Duration.ofNanos(left);
+      if (left <= 0) {
+        throw new TimeoutExceededException(limit, Duration.ZERO);
+      }
       boolean interruptedBefore = Thread.currentThread().isInterrupted();
-      LimitedRun run = new LimitedRun(Thread.currentThread(), deadline);
-      run.arm(left);
+      LimitedRun enclosing = CURRENT_RUN.get();
+      LimitedRun run = new LimitedRun(Thread.currentThread(), deadline, enclosing);
+      CURRENT_RUN.set(run);
       T result = null;
       Throwable failure = null;
       try {
+        if (started != null) {
+          started.accept(run);
+        }
+        run.arm(left);
         result = call.call(run);
       } catch (Throwable t) {
         failure = t;
+      } finally {
+        if (enclosing == null) {
+          CURRENT_RUN.remove();
+        } else {
+          CURRENT_RUN.set(enclosing);
+        }
       }
       if (!run.finish(interruptedBefore)) {
         Duration elapsed = Duration.ofNanos(deadline.ticker().read() - start);
-        throw new TimeoutExceededException(limitOf(deadline), elapsed, failure);
+        throw new TimeoutExceededException(limit, elapsed, failure);
       }
       if (failure != null) {
         throw TimeLimits.<X>rethrow(failure);
       }
       return result;
     }
-  }
-
-  private static Duration limitOf(Deadline deadline) {
-    return deadline.budget();
   }
 
   /** Rethrows what a {@code Call<?, X>} threw: an unchecked exception, an error or an X. */

@@ -33,6 +33,14 @@ import java.util.Objects;
  * });
  * }</pre>
  *
+ * <p>Limits nest: an inner limit that fires clears only its own interrupt, never an outer one's.
+ *
+ * <p>What an interrupt can do, and so what to keep out of a limited call: an interrupt closes an
+ * {@link java.nio.channels.InterruptibleChannel} (a {@code FileChannel}, a {@code SocketChannel})
+ * that the thread is blocked on, for every user of that channel; and it can land in the call's own
+ * clean-up ({@code finally}, {@code close}). Work that must not be cut short belongs outside the
+ * limit.
+ *
  * <p>For metrics, a name and an asynchronous variant, use {@link TimeLimiter}. Thread-safe.
  */
 public final class Timeouts {

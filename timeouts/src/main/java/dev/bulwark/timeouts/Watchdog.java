@@ -1,30 +1,42 @@
 package dev.bulwark.timeouts;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Metrics;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The JVM's one timer for time limits, and the small pool that runs cancel hooks so a slow hook
- * ({@code Statement.cancel} opens a connection) never delays another call's limit.
+ * The JVM's one timer for time limits, and the small pool that runs cancel hooks so that a slow
+ * hook ({@code Statement.cancel} opens a connection) never delays another call's limit.
+ *
+ * <p>Hook trouble is counted in Micrometer's global registry as {@code bulwark.timeouts.hooks} with
+ * tag {@code outcome}: {@code failed} (a hook threw), {@code dropped} (the queue of {@value
+ * #HOOK_QUEUE} was full), {@code overdue} (a timed-out call stopped waiting for its hooks after 5
+ * s). Each is logged at the 1st, 2nd, 4th, 8th... occurrence, so a storm cannot flood the log.
  */
 final class Watchdog {
   static final Watchdog SHARED = new Watchdog();
 
+  static final int HOOK_THREADS = 4;
+  static final int HOOK_QUEUE = 1024;
+
   private static final Logger LOG = LoggerFactory.getLogger(Watchdog.class);
-  private static final int HOOK_THREADS = 4;
-  private static final int HOOK_QUEUE = 1024;
 
   private final ScheduledThreadPoolExecutor timer;
   private final ThreadPoolExecutor hooks;
-  private final AtomicLong droppedHooks = new AtomicLong();
+  private final Trouble failed = new Trouble("failed");
+  private final Trouble dropped = new Trouble("dropped");
+  private final Trouble overdue = new Trouble("overdue");
 
   private Watchdog() {
     timer = new ScheduledThreadPoolExecutor(1, daemonThreads("bulwark-timeouts-watchdog-"));
@@ -38,13 +50,7 @@ final class Watchdog {
             TimeUnit.SECONDS,
             new ArrayBlockingQueue<>(HOOK_QUEUE),
             daemonThreads("bulwark-timeouts-cancel-"),
-            (task, executor) -> {
-              long dropped = droppedHooks.incrementAndGet();
-              LOG.error(
-                  "cancel hook dropped: {} hooks already queued ({} dropped so far)",
-                  HOOK_QUEUE,
-                  dropped);
-            });
+            new ThreadPoolExecutor.AbortPolicy());
     hooks.allowCoreThreadTimeOut(true);
   }
 
@@ -52,27 +58,81 @@ final class Watchdog {
     return timer.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
   }
 
-  void runHook(TimeLimitContext.Hook hook) {
-    hooks.execute(
-        () -> {
-          try {
-            hook.cancel();
-          } catch (Exception | LinkageError e) {
-            LOG.warn("cancel hook failed after a time limit: {}", e.toString());
-          }
-        });
+  /** Runs one call's hooks one after another, in order, then counts {@code done} down. */
+  void runHooks(List<TimeLimitContext.Hook> toRun, CountDownLatch done) {
+    try {
+      hooks.execute(
+          () -> {
+            try {
+              for (TimeLimitContext.Hook hook : toRun) {
+                runQuietly(hook);
+              }
+            } finally {
+              done.countDown();
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      done.countDown();
+      dropped.record(
+          "{} cancel hooks dropped: {} calls' hooks already queued; the call runs on",
+          toRun.size(),
+          HOOK_QUEUE);
+    }
   }
 
-  long droppedHooks() {
-    return droppedHooks.get();
+  static void runQuietly(TimeLimitContext.Hook hook) {
+    try {
+      hook.cancel();
+    } catch (Exception | LinkageError | AssertionError e) {
+      SHARED.failed.record("cancel hook failed after a time limit", e);
+    }
+  }
+
+  void hooksOverdue() {
+    overdue.record(
+        "a timed-out call stopped waiting for its cancel hooks after {} s",
+        TimeUnit.NANOSECONDS.toSeconds(LimitedRun.HOOK_WAIT_NANOS));
   }
 
   static ThreadFactory daemonThreads(String prefix) {
     AtomicInteger count = new AtomicInteger();
+    ClassLoader loader = Watchdog.class.getClassLoader();
     return task -> {
-      Thread thread = new Thread(task, prefix + count.incrementAndGet());
+      // No inherited thread-locals: the creating thread's context must not stick to the pool.
+      Thread thread = new Thread(null, task, prefix + count.incrementAndGet(), 0, false);
       thread.setDaemon(true);
+      thread.setContextClassLoader(loader);
       return thread;
     };
+  }
+
+  /** A counted kind of trouble, logged at its 1st, 2nd, 4th, 8th... occurrence. */
+  private static final class Trouble {
+    private final AtomicInteger count = new AtomicInteger();
+    private final Counter counter;
+
+    Trouble(String outcome) {
+      this.counter =
+          Counter.builder("bulwark.timeouts.hooks")
+              .description("Cancel hooks that failed, were dropped, or were not waited for")
+              .tag("outcome", outcome)
+              .register(Metrics.globalRegistry);
+    }
+
+    void record(String message, Object... args) {
+      counter.increment();
+      int n = count.incrementAndGet();
+      if (Integer.bitCount(n) == 1) {
+        Object[] withCount = new Object[args.length + 1];
+        System.arraycopy(args, 0, withCount, 0, args.length);
+        withCount[args.length] = n;
+        if (args.length > 0 && args[args.length - 1] instanceof Throwable) {
+          // Keep the throwable last so SLF4J prints its stack trace.
+          withCount[args.length - 1] = n;
+          withCount[args.length] = args[args.length - 1];
+        }
+        LOG.error(message + " (occurrence {})", withCount);
+      }
+    }
   }
 }

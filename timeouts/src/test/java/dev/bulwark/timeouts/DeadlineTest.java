@@ -150,4 +150,24 @@ class DeadlineTest {
     assertThat(Deadline.wrap(task)).isSameAs(task);
     assertThat(Deadline.wrap(callable)).isSameAs(callable);
   }
+
+  @Test
+  void aScopeClosedOnAnotherThreadIsRefused() throws Exception {
+    Deadline.Scope scope = Deadline.after(Duration.ofSeconds(1), ticker).enter();
+    try {
+      ExecutorService other = Executors.newSingleThreadExecutor();
+      try {
+        Future<?> closing = other.submit(scope::close);
+        assertThatThrownBy(() -> closing.get(10, TimeUnit.SECONDS))
+            .hasCauseInstanceOf(IllegalStateException.class)
+            .cause()
+            .hasMessageStartingWith(
+                "a deadline scope must be closed on the thread that entered it");
+      } finally {
+        other.shutdownNow();
+      }
+    } finally {
+      scope.close();
+    }
+  }
 }

@@ -428,15 +428,16 @@ class RetryTest {
   }
 
   @Test
-  void anExpiredDeadlineAllowsNoRetry() {
+  void anExpiredDeadlineAllowsNoAttempt() {
     Retry r = retry("expired").retryOn(IOException.class).maxAttempts(10).build();
     AtomicInteger calls = new AtomicInteger();
 
     try (Deadline.Scope scope = Deadline.after(Duration.ZERO, ticker).enter()) {
-      catchThrowable(() -> r.call(failingTimes(100, calls)));
+      assertThat(catchThrowable(() -> r.call(failingTimes(100, calls))))
+          .isInstanceOf(TimeoutExceededException.class);
     }
 
-    assertThat(calls).hasValue(1);
+    assertThat(calls).hasValue(0);
     assertThat(sleeps).isEmpty();
     assertThat(outcome("expired", "deadline_exhausted")).isEqualTo(1.0);
   }
@@ -697,5 +698,13 @@ class RetryTest {
   void toStringNamesTheRetryAndItsAttempts() {
     assertThat(Retry.builder("payments").maxAttempts(4).build())
         .hasToString("Retry[payments, maxAttempts=4]");
+  }
+
+  @Test
+  void maxDurationIsTheDeadlineOfTheAttempts() {
+    Retry r = Retry.builder("bounded").maxDuration(Duration.ofSeconds(1)).build();
+    Deadline seen = r.call(() -> Deadline.current().orElseThrow());
+    assertThat(seen.budget()).isEqualTo(Duration.ofSeconds(1));
+    assertThat(Deadline.current()).isEmpty();
   }
 }

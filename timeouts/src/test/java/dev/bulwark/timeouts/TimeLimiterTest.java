@@ -17,6 +17,17 @@ import org.junit.jupiter.api.Test;
 class TimeLimiterTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
+  /** The outcome is recorded just after the future completes: poll briefly for it. */
+  private long awaitCount(String outcome, long expected) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long seen = count(outcome);
+    while (seen < expected && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+      seen = count(outcome);
+    }
+    return seen;
+  }
+
   private long count(String outcome) {
     return registry
         .get("bulwark.timeouts.timelimiter.calls")
@@ -62,7 +73,7 @@ class TimeLimiterTest {
       String thread =
           limiter.submit(() -> Thread.currentThread().getName()).get(10, TimeUnit.SECONDS);
       assertThat(thread).startsWith("bulwark-timeouts-reports-");
-      assertThat(count("success")).isEqualTo(1);
+      assertThat(awaitCount("success", 1)).isEqualTo(1);
     }
   }
 
@@ -89,7 +100,7 @@ class TimeLimiterTest {
           .isInstanceOf(ExecutionException.class)
           .hasCauseInstanceOf(TimeoutExceededException.class);
       assertThat(interrupted.await(10, TimeUnit.SECONDS)).isTrue();
-      assertThat(count("timeout")).isEqualTo(1);
+      assertThat(awaitCount("timeout", 1)).isEqualTo(1);
     }
   }
 
@@ -214,5 +225,107 @@ class TimeLimiterTest {
                     .timeout(Duration.ofSeconds(2)))
         .isInstanceOf(IllegalStateException.class)
         .hasMessage("timeout was already set to 1000 ms");
+  }
+
+  @Test
+  void closeFailsPendingFuturesAtOnce() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    TimeLimiter limiter =
+        TimeLimiter.builder("reports").timeout(Duration.ofMinutes(10)).asyncThreads(1).build();
+    CompletableFuture<Boolean> running =
+        limiter.submit(
+            () -> {
+              started.countDown();
+              Thread.sleep(600_000);
+              return true;
+            });
+    CompletableFuture<String> queued = limiter.submit(() -> "queued");
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+    limiter.close();
+    assertThatThrownBy(() -> queued.get(10, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(RejectedExecutionException.class);
+    assertThatThrownBy(() -> running.get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class);
+  }
+
+  @Test
+  void anExpiredQueuedCallFreesItsQueueSlot() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .timeout(Duration.ofMillis(100))
+            .asyncThreads(1)
+            .asyncQueueCapacity(1)
+            .build()) {
+      CompletableFuture<String> deaf =
+          limiter.submit(
+              () -> {
+                while (true) {
+                  try {
+                    if (release.await(10, TimeUnit.SECONDS)) {
+                      return "released";
+                    }
+                  } catch (InterruptedException ignored) {
+                    // deaf to interrupts
+                  }
+                }
+              });
+      CompletableFuture<String> queued = limiter.submit(() -> "queued");
+      assertThatThrownBy(() -> queued.get(10, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(TimeoutExceededException.class);
+      assertThatThrownBy(() -> deaf.get(10, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(TimeoutExceededException.class);
+      // The expired call left the queue: a new one is accepted, not rejected.
+      CompletableFuture<String> next = limiter.submit(() -> "next");
+      assertThat(next.isCompletedExceptionally() && !next.isCancelled())
+          .as("rejected: %s", next)
+          .isFalse();
+      release.countDown();
+    }
+  }
+
+  @Test
+  void aFullQueueIsReportedWithTheLimitersName() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports").asyncThreads(1).asyncQueueCapacity(1).build()) {
+      limiter.submit(() -> release.await(10, TimeUnit.SECONDS));
+      limiter.submit(() -> "queued");
+      CompletableFuture<String> rejected = limiter.submit(() -> "rejected");
+      assertThatThrownBy(rejected::join)
+          .cause()
+          .isInstanceOf(RejectedExecutionException.class)
+          .hasMessage(
+              "time limiter reports is full: 1 calls running and 1 queued"
+                  + " (asyncThreads=1, asyncQueueCapacity=1)");
+      release.countDown();
+    }
+  }
+
+  @Test
+  void cancellingARunningCallRunsItsHooks() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch hook = new CountDownLatch(1);
+    try (TimeLimiter limiter = TimeLimiter.builder("reports").build()) {
+      CompletableFuture<String> f =
+          limiter.submit(
+              ctx -> {
+                ctx.onTimeout(hook::countDown);
+                started.countDown();
+                while (true) {
+                  try {
+                    if (hook.await(10, TimeUnit.SECONDS)) {
+                      return "released by the hook";
+                    }
+                  } catch (InterruptedException ignored) {
+                    // deaf to interrupts: only the hook stops it
+                  }
+                }
+              });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      f.cancel(true);
+      // Far sooner than the 30 s limit.
+      assertThat(hook.await(10, TimeUnit.SECONDS)).isTrue();
+    }
   }
 }

@@ -288,4 +288,107 @@ class TimeoutsTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("limit must be positive, but was -1 ms");
   }
+
+  @Test
+  void anInnerLimitThatFiresKeepsTheOuterLimitsInterrupt() {
+    long start = System.nanoTime();
+    assertThatThrownBy(
+            () ->
+                Timeouts.within(
+                    Duration.ofMillis(150),
+                    () -> {
+                      try {
+                        Timeouts.within(
+                            Duration.ofMillis(50),
+                            () -> {
+                              // Deaf to interrupts past both limits.
+                              long end = System.nanoTime() + Duration.ofMillis(400).toNanos();
+                              while (System.nanoTime() < end) {
+                                Thread.onSpinWait();
+                              }
+                              return null;
+                            });
+                      } catch (TimeoutExceededException inner) {
+                        // The outer limit has fired meanwhile: its interrupt must still be there.
+                      }
+                      Thread.sleep(30_000);
+                      return null;
+                    }))
+        .isInstanceOf(TimeoutExceededException.class)
+        .hasCauseInstanceOf(InterruptedException.class);
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void anInnerLimitThatIsInTimeLeavesTheOuterOneWorking() {
+    assertThatThrownBy(
+            () ->
+                Timeouts.within(
+                    Duration.ofMillis(100),
+                    () -> {
+                      Timeouts.within(Duration.ofSeconds(10), () -> 1);
+                      Thread.sleep(30_000);
+                      return null;
+                    }))
+        .isInstanceOf(TimeoutExceededException.class)
+        .hasCauseInstanceOf(InterruptedException.class);
+  }
+
+  @Test
+  void hooksHaveRunBeforeWithinReturns() {
+    AtomicBoolean hookDone = new AtomicBoolean();
+    assertThatThrownBy(
+            () ->
+                Timeouts.within(
+                    Duration.ofMillis(20),
+                    ctx -> {
+                      ctx.onTimeout(
+                          () -> {
+                            Thread.sleep(200);
+                            hookDone.set(true);
+                          });
+                      Thread.sleep(30_000);
+                      return null;
+                    }))
+        .isInstanceOf(TimeoutExceededException.class);
+    assertThat(hookDone).isTrue();
+  }
+
+  @Test
+  void hooksRunInTheOrderTheyWereRegistered() {
+    java.util.List<Integer> order = new java.util.concurrent.CopyOnWriteArrayList<>();
+    assertThatThrownBy(
+            () ->
+                Timeouts.within(
+                    Duration.ofMillis(20),
+                    ctx -> {
+                      for (int i = 0; i < 8; i++) {
+                        int n = i;
+                        ctx.onTimeout(() -> order.add(n));
+                      }
+                      Thread.sleep(30_000);
+                      return null;
+                    }))
+        .isInstanceOf(TimeoutExceededException.class);
+    assertThat(order).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
+  }
+
+  @Test
+  void aLimitInsideAnOuterDeadlineReportsTheTimeTheCallHad() {
+    try (Deadline.Scope outer = Deadline.after(Duration.ofMillis(100)).enter()) {
+      assertThatThrownBy(
+              () ->
+                  Timeouts.within(
+                      Duration.ofSeconds(30),
+                      () -> {
+                        Thread.sleep(30_000);
+                        return null;
+                      }))
+          .isInstanceOf(TimeoutExceededException.class)
+          .satisfies(
+              e ->
+                  assertThat(((TimeoutExceededException) e).limit())
+                      .isLessThanOrEqualTo(Duration.ofMillis(100)));
+    }
+  }
 }

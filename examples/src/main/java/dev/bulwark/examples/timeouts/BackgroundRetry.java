@@ -17,7 +17,8 @@ public final class BackgroundRetry {
    * (SQLState class 08 is "connection exception"), delays capped at 5, 10 and 20 minutes with full
    * jitter, and a budget shared by every task that writes to the same database.
    *
-   * @param budget the database's retry budget
+   * @param budget the database's retry budget, with a window longer than the longest backoff:
+   *     {@code RetryBudget.builder("export-db").window(Duration.ofHours(1)).build()}
    * @param registry where the retry's meters go
    * @return the retry
    */
