@@ -9,6 +9,15 @@ import org.jspecify.annotations.Nullable;
 final class Checks {
   private Checks() {}
 
+  /** Checks a name used in metrics and thread names. */
+  static String name(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isBlank()) {
+      throw new IllegalArgumentException("name must not be blank, but was \"" + name + "\"");
+    }
+    return name;
+  }
+
   static Duration positive(String setting, Duration value) {
     Objects.requireNonNull(value, setting);
     if (value.isNegative() || value.isZero()) {

@@ -331,11 +331,7 @@ public final class Retry {
     private LongUnaryOperator jitter = cap -> ThreadLocalRandom.current().nextLong(cap + 1);
 
     private Builder(String name) {
-      Objects.requireNonNull(name, "name");
-      if (name.isBlank()) {
-        throw new IllegalArgumentException("name must not be blank, but was \"" + name + "\"");
-      }
-      this.name = name;
+      this.name = Checks.name(name);
     }
 
     /**

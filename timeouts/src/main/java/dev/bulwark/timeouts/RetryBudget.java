@@ -201,11 +201,7 @@ public final class RetryBudget {
     private @Nullable MeterRegistry meterRegistry;
 
     private Builder(String name) {
-      Objects.requireNonNull(name, "name");
-      if (name.isBlank()) {
-        throw new IllegalArgumentException("name must not be blank, but was \"" + name + "\"");
-      }
-      this.name = name;
+      this.name = Checks.name(name);
     }
 
     /**

@@ -1,0 +1,48 @@
+package dev.bulwark.pool;
+
+import io.lettuce.core.resource.ClientResources;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Shuts down the {@link ClientResources} a builder created, once, after the client that uses them
+ * has shut down. Resources the caller passed in are left alone.
+ */
+final class OwnedResources {
+  private final ClientResources resources;
+  private final boolean owned;
+  private final AtomicBoolean released = new AtomicBoolean();
+
+  OwnedResources(ClientResources resources, boolean owned) {
+    this.resources = resources;
+    this.owned = owned;
+  }
+
+  /**
+   * Returns a future that completes when the client has shut down and, if they are owned, the
+   * resources have too. A client failure is reported after the resources are released.
+   */
+  CompletableFuture<Void> releaseAfter(
+      CompletableFuture<Void> clientShutdown, long quietPeriod, long timeout, TimeUnit unit) {
+    if (!owned || !released.compareAndSet(false, true)) {
+      return clientShutdown;
+    }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    clientShutdown.whenComplete(
+        (ignored, clientFailure) ->
+            resources
+                .shutdown(quietPeriod, timeout, unit)
+                .addListener(
+                    released -> {
+                      if (clientFailure != null) {
+                        done.completeExceptionally(clientFailure);
+                      } else if (!released.isSuccess()) {
+                        done.completeExceptionally(released.cause());
+                      } else {
+                        done.complete(null);
+                      }
+                    }));
+    return done;
+  }
+}

@@ -1,0 +1,949 @@
+package dev.bulwark.pool;
+
+import static dev.bulwark.pool.Checks.millis;
+import static dev.bulwark.pool.Checks.seconds;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.StringJoiner;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Builds a HikariCP pool of PostgreSQL (pgjdbc) connections with every timeout set and checked
+ * against the others. Obtain one from {@link Pools#postgres(String, String, String)}.
+ *
+ * <pre>{@code
+ * HikariDataSource api = Pools.postgres(jdbcUrl, user, password)
+ *     .profile(PoolProfile.API)
+ *     .connectionBudget(100, 4, 2)      // 100 connections, 4 instances, 2 pools each
+ *     .meterRegistry(registry)
+ *     .build();
+ * }</pre>
+ *
+ * <p><b>Defaults.</b> A {@linkplain PoolProfile profile} (API unless set) supplies the pool size,
+ * the acquire timeout, the statement timeout and the idle-in-transaction timeout. The others are:
+ * validation timeout the smaller of 1 s and half the acquire timeout; lock timeout a third of the
+ * statement timeout; max lifetime 30 min (or 5 s less than {@link #infrastructureIdleLimit}, when
+ * that is shorter); keepalive 2 min (half the max lifetime, at least 30 s, when the lifetime is
+ * under 4 min); leak detection off; socket timeout the statement timeout plus 15 s, rounded up to
+ * whole seconds; connect timeout 3 s; login timeout 5 s (or the connect timeout, if longer);
+ * minimum idle equal to the maximum pool size (a fixed-size pool); application name the pool name;
+ * server settings through {@link ServerSettings#STARTUP_OPTIONS}. pgjdbc's {@code tcpKeepAlive} is
+ * always on.
+ *
+ * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
+ * setter; a setting given twice throws {@link IllegalStateException}. {@link #build()} checks the
+ * settings against each other, defaults included, and throws {@link IllegalArgumentException}
+ * naming the rule and both values; the rules are listed there. Messages have the form {@code
+ * "<setting> must be <rule>, but was <value> <unit>"} and are stable.
+ *
+ * <p>Not thread-safe: configure it on one thread, call {@link #build()} once or more; each call
+ * returns a new pool.
+ */
+public final class PostgresPoolBuilder {
+
+  static final Duration MIN_CONNECTION_TIMEOUT = Duration.ofMillis(500);
+  static final Duration MAX_CONNECTION_TIMEOUT = Duration.ofMinutes(10);
+  static final Duration MIN_VALIDATION_TIMEOUT = Duration.ofMillis(250);
+  static final Duration MAX_VALIDATION_TIMEOUT = Duration.ofMinutes(1);
+  static final Duration DEFAULT_VALIDATION_TIMEOUT = Duration.ofSeconds(1);
+  static final Duration MIN_SERVER_TIMEOUT = Duration.ofMillis(1);
+  static final Duration MAX_SERVER_TIMEOUT = Duration.ofHours(24);
+  static final Duration MIN_MAX_LIFETIME = Duration.ofSeconds(30);
+  static final Duration MAX_MAX_LIFETIME = Duration.ofHours(24);
+  static final Duration DEFAULT_MAX_LIFETIME = Duration.ofMinutes(30);
+  static final Duration MIN_KEEPALIVE_TIME = Duration.ofSeconds(30);
+  static final Duration MAX_KEEPALIVE_TIME = Duration.ofHours(24);
+  static final Duration DEFAULT_KEEPALIVE_TIME = Duration.ofMinutes(2);
+  static final Duration MIN_LEAK_DETECTION_THRESHOLD = Duration.ofSeconds(2);
+  static final Duration MAX_LEAK_DETECTION_THRESHOLD = Duration.ofHours(24);
+  static final Duration MIN_SOCKET_TIMEOUT = Duration.ofSeconds(1);
+  static final Duration MAX_SOCKET_TIMEOUT = Duration.ofHours(25);
+  static final Duration DEFAULT_SOCKET_TIMEOUT_HEADROOM = Duration.ofSeconds(15);
+  static final Duration SOCKET_TIMEOUT_MARGIN = Duration.ofSeconds(5);
+  static final Duration MIN_CONNECT_TIMEOUT = Duration.ofSeconds(1);
+  static final Duration MAX_CONNECT_TIMEOUT = Duration.ofMinutes(5);
+  static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(3);
+  static final Duration DEFAULT_LOGIN_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration INFRASTRUCTURE_MARGIN = Duration.ofSeconds(5);
+  static final Duration MIN_INFRASTRUCTURE_IDLE_LIMIT =
+      MIN_MAX_LIFETIME.plus(INFRASTRUCTURE_MARGIN);
+  static final Duration MAX_INFRASTRUCTURE_IDLE_LIMIT = Duration.ofDays(7);
+  static final int MAX_POOL_SIZE = 10_000;
+  static final int MAX_BUDGET = 1_000_000;
+  static final int MAX_INSTANCES = 10_000;
+  static final int MAX_POOLS_PER_INSTANCE = 100;
+
+  /** pgjdbc properties this builder sets; a JDBC URL that carries one of them is refused. */
+  static final Set<String> OWNED_URL_PARAMETERS =
+      Set.of(
+          "user",
+          "password",
+          "options",
+          "socketTimeout",
+          "connectTimeout",
+          "loginTimeout",
+          "ApplicationName",
+          "tcpKeepAlive",
+          "readOnly");
+
+  private final String jdbcUrl;
+  private final String user;
+  private final String password;
+  private final int cores;
+
+  private @Nullable PoolProfile profile;
+  private @Nullable Integer maximumPoolSize;
+  private @Nullable Integer minimumIdle;
+  private @Nullable Duration connectionTimeout;
+  private @Nullable Duration validationTimeout;
+  private @Nullable Duration statementTimeout;
+  private @Nullable Duration idleInTransactionSessionTimeout;
+  private @Nullable Duration lockTimeout;
+  private @Nullable Duration maxLifetime;
+  private @Nullable Duration keepaliveTime;
+  private @Nullable Duration leakDetectionThreshold;
+  private @Nullable Duration socketTimeout;
+  private @Nullable Duration connectTimeout;
+  private @Nullable Duration loginTimeout;
+  private @Nullable Duration infrastructureIdleLimit;
+  private @Nullable String applicationName;
+  private @Nullable Boolean readOnly;
+  private @Nullable String poolName;
+  private @Nullable MeterRegistry meterRegistry;
+  private @Nullable ServerSettings serverSettings;
+  private @Nullable Budget budget;
+
+  PostgresPoolBuilder(String jdbcUrl, String user, String password, int cores) {
+    this.jdbcUrl = checkUrl(Objects.requireNonNull(jdbcUrl, "jdbcUrl"));
+    this.user = Objects.requireNonNull(user, "user");
+    this.password = Objects.requireNonNull(password, "password");
+    if (user.isEmpty()) {
+      throw Checks.invalid("user must be a non-empty role name, but was \"\"");
+    }
+    this.cores = cores;
+  }
+
+  private static String checkUrl(String url) {
+    if (!url.startsWith("jdbc:postgresql:")) {
+      // Show the scheme only: the rest may hold a password.
+      int second = url.indexOf(':', url.indexOf(':') + 1);
+      String shown =
+          (second < 0 ? url.substring(0, Math.min(url.length(), 16)) : url.substring(0, second + 1))
+              + "...";
+      throw Checks.invalid("jdbcUrl must start with jdbc:postgresql:, but was %s", shown);
+    }
+    int query = url.indexOf('?');
+    if (query >= 0) {
+      for (String pair : url.substring(query + 1).split("&")) {
+        int eq = pair.indexOf('=');
+        String key = eq < 0 ? pair : pair.substring(0, eq);
+        for (String owned : OWNED_URL_PARAMETERS) {
+          if (owned.equalsIgnoreCase(key)) {
+            throw Checks.invalid(
+                "jdbcUrl must not carry the %s parameter (the builder sets it), but it does",
+                owned);
+          }
+        }
+      }
+    }
+    return url;
+  }
+
+  /**
+   * Sets the profile whose defaults apply. Default: {@link PoolProfile#API}.
+   *
+   * @param profile the profile
+   * @return this builder
+   * @throws IllegalStateException if the profile was already set
+   */
+  public PostgresPoolBuilder profile(PoolProfile profile) {
+    Objects.requireNonNull(profile, "profile");
+    Checks.unset("profile", this.profile, String.valueOf(this.profile));
+    this.profile = profile;
+    return this;
+  }
+
+  /**
+   * Sets the largest number of connections the pool opens. Default: from the profile, capped by
+   * {@link #connectionBudget(int, int, int)}. A pool of cores &times; 2 + 1 connections usually
+   * serves more requests per second than a larger one: the database has only so many cores.
+   *
+   * @param size 1 to 10,000 connections; at least 2 for the API profile
+   * @return this builder
+   * @throws IllegalArgumentException if {@code size} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder maximumPoolSize(int size) {
+    Checks.unset("maximumPoolSize", maximumPoolSize, String.valueOf(maximumPoolSize));
+    this.maximumPoolSize = Checks.intBetween("maximumPoolSize", size, 1, MAX_POOL_SIZE);
+    return this;
+  }
+
+  /**
+   * Sets how many idle connections the pool keeps open. Default: the maximum pool size, so the pool
+   * has a fixed size and never pays connection setup on a burst. Below the maximum, idle
+   * connections above this number close after HikariCP's idle timeout (10 min).
+   *
+   * @param count 0 to 10,000 connections, at most the maximum pool size
+   * @return this builder
+   * @throws IllegalArgumentException if {@code count} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder minimumIdle(int count) {
+    Checks.unset("minimumIdle", minimumIdle, String.valueOf(minimumIdle));
+    this.minimumIdle = Checks.intBetween("minimumIdle", count, 0, MAX_POOL_SIZE);
+    return this;
+  }
+
+  /**
+   * Sets how long {@code getConnection()} waits for a free connection before it throws {@link
+   * java.sql.SQLTransientConnectionException}. Default: 3 s (API), 30 s (WORKER). A short wait
+   * turns an exhausted pool into quick errors instead of a queue of stuck requests.
+   *
+   * @param timeout 500 ms to 10 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder connectionTimeout(Duration timeout) {
+    Checks.unset("connectionTimeout", connectionTimeout, shownMillis(connectionTimeout));
+    this.connectionTimeout =
+        Checks.millisBetween(
+            "connectionTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_CONNECTION_TIMEOUT,
+            MAX_CONNECTION_TIMEOUT);
+    return this;
+  }
+
+  /**
+   * Sets how long HikariCP waits for a connection to prove it is alive before lending it. Default:
+   * the smaller of 1 s and half the connection timeout.
+   *
+   * @param timeout 250 ms to 1 min, less than the connection timeout
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder validationTimeout(Duration timeout) {
+    Checks.unset("validationTimeout", validationTimeout, shownMillis(validationTimeout));
+    this.validationTimeout =
+        Checks.millisBetween(
+            "validationTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_VALIDATION_TIMEOUT,
+            MAX_VALIDATION_TIMEOUT);
+    return this;
+  }
+
+  /**
+   * Sets PostgreSQL's {@code statement_timeout} for every connection: the server cancels any
+   * statement running longer, which fails with SQLState {@code 57014}. Default: 30 s (API), 5 min
+   * (WORKER). Resolution 1 ms.
+   *
+   * @param timeout 1 ms to 24 h
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder statementTimeout(Duration timeout) {
+    Checks.unset("statementTimeout", statementTimeout, shownMillis(statementTimeout));
+    this.statementTimeout = serverTimeout("statementTimeout", timeout);
+    return this;
+  }
+
+  /**
+   * Sets PostgreSQL's {@code idle_in_transaction_session_timeout}: the server ends a session that
+   * has sat inside an open transaction, doing nothing, for longer; its locks are released and the
+   * pool replaces the connection. Default: 60 s (API), 5 min (WORKER). Resolution 1 ms.
+   *
+   * @param timeout 1 ms to 24 h
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder idleInTransactionSessionTimeout(Duration timeout) {
+    Checks.unset(
+        "idleInTransactionSessionTimeout",
+        idleInTransactionSessionTimeout,
+        shownMillis(idleInTransactionSessionTimeout));
+    this.idleInTransactionSessionTimeout =
+        serverTimeout("idleInTransactionSessionTimeout", timeout);
+    return this;
+  }
+
+  /**
+   * Sets PostgreSQL's {@code lock_timeout}: a statement that waits longer for a lock fails with
+   * SQLState {@code 55P03}, so a blocked statement gives up before the statement timeout. Default:
+   * a third of the statement timeout. Resolution 1 ms.
+   *
+   * @param timeout 1 ms to 24 h, at most the statement timeout
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder lockTimeout(Duration timeout) {
+    Checks.unset("lockTimeout", lockTimeout, shownMillis(lockTimeout));
+    this.lockTimeout = serverTimeout("lockTimeout", timeout);
+    return this;
+  }
+
+  /**
+   * Sets the longest a connection lives; HikariCP retires it (once it is back in the pool) after
+   * this, shortened by a random amount of up to a quarter so that connections do not all retire
+   * together. Default: 30 min, or 5 s less than the {@linkplain #infrastructureIdleLimit
+   * infrastructure idle limit} when that is shorter.
+   *
+   * @param lifetime 30 s to 24 h; more than the keepalive time and at least 5 s less than the
+   *     infrastructure idle limit
+   * @return this builder
+   * @throws IllegalArgumentException if {@code lifetime} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder maxLifetime(Duration lifetime) {
+    Checks.unset("maxLifetime", maxLifetime, shownMillis(maxLifetime));
+    this.maxLifetime =
+        Checks.millisBetween(
+            "maxLifetime",
+            Objects.requireNonNull(lifetime, "lifetime"),
+            MIN_MAX_LIFETIME,
+            MAX_MAX_LIFETIME);
+    return this;
+  }
+
+  /**
+   * Sets how often HikariCP pings an idle connection, which keeps firewalls and NAT gateways from
+   * dropping it and finds dead ones before a caller does. Default: 2 min.
+   *
+   * @param interval 30 s to 24 h, less than the max lifetime
+   * @return this builder
+   * @throws IllegalArgumentException if {@code interval} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder keepaliveTime(Duration interval) {
+    Checks.unset("keepaliveTime", keepaliveTime, shownMillis(keepaliveTime));
+    this.keepaliveTime =
+        Checks.millisBetween(
+            "keepaliveTime",
+            Objects.requireNonNull(interval, "interval"),
+            MIN_KEEPALIVE_TIME,
+            MAX_KEEPALIVE_TIME);
+    return this;
+  }
+
+  /**
+   * Sets how long a connection may stay borrowed before HikariCP logs a warning with the stack
+   * trace of the borrower (a probable leak). Logging only: the connection is not taken back.
+   * Default: off. {@link Duration#ZERO} turns it off.
+   *
+   * @param threshold zero, or 2 s to 24 h and less than the max lifetime
+   * @return this builder
+   * @throws IllegalArgumentException if {@code threshold} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder leakDetectionThreshold(Duration threshold) {
+    Checks.unset(
+        "leakDetectionThreshold", leakDetectionThreshold, shownMillis(leakDetectionThreshold));
+    Objects.requireNonNull(threshold, "threshold");
+    this.leakDetectionThreshold =
+        threshold.isZero()
+            ? threshold
+            : Checks.millisBetween(
+                "leakDetectionThreshold",
+                threshold,
+                MIN_LEAK_DETECTION_THRESHOLD,
+                MAX_LEAK_DETECTION_THRESHOLD);
+    return this;
+  }
+
+  /**
+   * Sets pgjdbc's {@code socketTimeout}: the client gives up on a server that has sent nothing for
+   * this long and closes the connection. pgjdbc's own default waits forever. It must exceed the
+   * statement timeout by at least 5 s, or the client abandons statements the server would have
+   * cancelled cleanly. Default: the statement timeout plus 15 s, rounded up to whole seconds.
+   *
+   * @param timeout a whole number of seconds, 1 s to 25 h
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range or not whole seconds
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder socketTimeout(Duration timeout) {
+    Checks.unset("socketTimeout", socketTimeout, shownSeconds(socketTimeout));
+    this.socketTimeout =
+        Checks.wholeSecondsBetween(
+            "socketTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_SOCKET_TIMEOUT,
+            MAX_SOCKET_TIMEOUT);
+    return this;
+  }
+
+  /**
+   * Sets pgjdbc's {@code connectTimeout}: how long opening the TCP connection may take. Default: 3
+   * s (pgjdbc's own is 10 s).
+   *
+   * @param timeout a whole number of seconds, 1 s to 300 s, at most the login timeout
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range or not whole seconds
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder connectTimeout(Duration timeout) {
+    Checks.unset("connectTimeout", connectTimeout, shownSeconds(connectTimeout));
+    this.connectTimeout =
+        Checks.wholeSecondsBetween(
+            "connectTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_CONNECT_TIMEOUT,
+            MAX_CONNECT_TIMEOUT);
+    return this;
+  }
+
+  /**
+   * Sets pgjdbc's {@code loginTimeout}: how long connecting, TLS and authentication together may
+   * take. pgjdbc's own default is unlimited; zero is not accepted. Default: 5 s, or the connect
+   * timeout if that is longer.
+   *
+   * @param timeout a whole number of seconds, 1 s to 300 s
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range or not whole seconds
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder loginTimeout(Duration timeout) {
+    Checks.unset("loginTimeout", loginTimeout, shownSeconds(loginTimeout));
+    this.loginTimeout =
+        Checks.wholeSecondsBetween(
+            "loginTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_CONNECT_TIMEOUT,
+            MAX_CONNECT_TIMEOUT);
+    return this;
+  }
+
+  /**
+   * Declares the shortest time after which something between the pool and PostgreSQL closes a
+   * connection: a firewall or NAT idle timeout, a load balancer, PgBouncer's {@code
+   * server_idle_timeout} or {@code client_idle_timeout}, PostgreSQL's {@code idle_session_timeout}.
+   * The max lifetime must then be at least 5 s shorter (and its default becomes so). Default: none.
+   *
+   * @param limit 35 s to 7 days
+   * @return this builder
+   * @throws IllegalArgumentException if {@code limit} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder infrastructureIdleLimit(Duration limit) {
+    Checks.unset(
+        "infrastructureIdleLimit", infrastructureIdleLimit, shownMillis(infrastructureIdleLimit));
+    this.infrastructureIdleLimit =
+        Checks.millisBetween(
+            "infrastructureIdleLimit",
+            Objects.requireNonNull(limit, "limit"),
+            MIN_INFRASTRUCTURE_IDLE_LIMIT,
+            MAX_INFRASTRUCTURE_IDLE_LIMIT);
+    return this;
+  }
+
+  /**
+   * Sets the {@code application_name} the server shows in {@code pg_stat_activity} and its logs.
+   * Default: the pool name.
+   *
+   * @param name 1 to 63 printable ASCII characters
+   * @return this builder
+   * @throws IllegalArgumentException if {@code name} is empty, too long or not printable ASCII
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder applicationName(String name) {
+    Objects.requireNonNull(name, "name");
+    Checks.unset("applicationName", applicationName, "\"" + applicationName + "\"");
+    if (!name.matches("[\\x20-\\x7E]{1,63}")) {
+      throw Checks.invalid(
+          "applicationName must be 1 to 63 printable ASCII characters, but was \"%s\"", name);
+    }
+    this.applicationName = name;
+    return this;
+  }
+
+  /**
+   * Makes every connection read-only: HikariCP marks it read-only and the server rejects writes
+   * ({@code default_transaction_read_only}, SQLState {@code 25006}), also in auto-commit mode.
+   * Default: false.
+   *
+   * @param readOnly true for a read-only pool
+   * @return this builder
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder readOnly(boolean readOnly) {
+    Checks.unset("readOnly", this.readOnly, String.valueOf(this.readOnly));
+    this.readOnly = readOnly;
+    return this;
+  }
+
+  /**
+   * Sets the pool name: the {@code pool} tag of HikariCP's meters, the {@code name} tag of {@code
+   * bulwark.pool.utilization}, the thread names ({@code bulwark-pool-<name>-<n>}) and the default
+   * application name. Pools that share a meter registry need distinct names. Default: {@code api},
+   * {@code worker} or {@code custom}, after the profile.
+   *
+   * @param name 1 to 64 letters, digits, '.', '_' or '-'
+   * @return this builder
+   * @throws IllegalArgumentException if {@code name} does not match
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder poolName(String name) {
+    Objects.requireNonNull(name, "name");
+    Checks.unset("poolName", poolName, "\"" + poolName + "\"");
+    this.poolName = Checks.name("poolName", name);
+    return this;
+  }
+
+  /**
+   * Publishes the pool's meters to a registry: HikariCP's {@code hikaricp.connections.*} (tag
+   * {@code pool}) and {@code bulwark.pool.utilization} (tag {@code name}, active connections over
+   * the maximum, 0 to 1). They are removed when the pool closes. Default: no meters.
+   *
+   * @param registry the registry
+   * @return this builder
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder meterRegistry(MeterRegistry registry) {
+    Objects.requireNonNull(registry, "registry");
+    Checks.unset("meterRegistry", meterRegistry, String.valueOf(meterRegistry));
+    this.meterRegistry = registry;
+    return this;
+  }
+
+  /**
+   * Chooses how the server-side limits reach the server. Default: {@link
+   * ServerSettings#STARTUP_OPTIONS}; see {@link ServerSettings} for poolers such as PgBouncer.
+   *
+   * @param via the mechanism
+   * @return this builder
+   * @throws IllegalStateException if it was already set
+   */
+  public PostgresPoolBuilder serverSettingsVia(ServerSettings via) {
+    Objects.requireNonNull(via, "via");
+    Checks.unset("serverSettingsVia", serverSettings, String.valueOf(serverSettings));
+    this.serverSettings = via;
+    return this;
+  }
+
+  /**
+   * Caps this pool so that one pool per instance, on every instance, fits the connections the
+   * database grants the application. Same as {@code connectionBudget(totalDbConnections, instances,
+   * 1)}.
+   *
+   * @param totalDbConnections connections this application may hold on the database in total, 1 to
+   *     1,000,000
+   * @param instances instances of the application that run at once, counting those of a rolling
+   *     deploy, 1 to 10,000
+   * @return this builder
+   * @throws IllegalArgumentException if a value is out of range
+   * @throws IllegalStateException if a budget was already set
+   */
+  public PostgresPoolBuilder connectionBudget(int totalDbConnections, int instances) {
+    return connectionBudget(totalDbConnections, instances, 1);
+  }
+
+  /**
+   * Caps this pool so that {@code poolsPerInstance} pools on each of {@code instances} instances
+   * fit in {@code totalDbConnections}: the cap is {@code totalDbConnections / (instances &times;
+   * poolsPerInstance)}, rounded down. An unset maximum pool size becomes the smaller of the
+   * profile's default and the cap; a set one must not exceed the cap. {@link #build()} fails when
+   * the cap is below the profile's smallest pool (2 for API, 1 otherwise).
+   *
+   * <p>{@code totalDbConnections} is what the application may use, not {@code max_connections}:
+   * leave out {@code superuser_reserved_connections}, replication, migrations and other clients. To
+   * give pools unequal shares, give each its own budget (for example 80 for the API pools and 20
+   * for the worker pools).
+   *
+   * @param totalDbConnections connections this application may hold on the database in total, 1 to
+   *     1,000,000
+   * @param instances instances of the application that run at once, counting those of a rolling
+   *     deploy, 1 to 10,000
+   * @param poolsPerInstance pools in each instance that share the budget equally, 1 to 100
+   * @return this builder
+   * @throws IllegalArgumentException if a value is out of range
+   * @throws IllegalStateException if a budget was already set
+   */
+  public PostgresPoolBuilder connectionBudget(
+      int totalDbConnections, int instances, int poolsPerInstance) {
+    Checks.unset("connectionBudget", budget, String.valueOf(budget));
+    Checks.intBetween("totalDbConnections", totalDbConnections, 1, MAX_BUDGET);
+    Checks.intBetween("instances", instances, 1, MAX_INSTANCES);
+    Checks.intBetween("poolsPerInstance", poolsPerInstance, 1, MAX_POOLS_PER_INSTANCE);
+    this.budget = new Budget(totalDbConnections, instances, poolsPerInstance);
+    return this;
+  }
+
+  /**
+   * Checks the settings against each other, then starts the pool. The pool opens its first
+   * connection before this returns, so a wrong URL, password or unreachable server fails here.
+   *
+   * <p>Rules checked, each failing with {@link IllegalArgumentException} that names both values:
+   *
+   * <ul>
+   *   <li>minimumIdle &le; maximumPoolSize; maximumPoolSize &ge; the profile's smallest pool;
+   *   <li>with a connection budget: its cap &ge; the profile's smallest pool, and maximumPoolSize
+   *       &le; the cap;
+   *   <li>validationTimeout &lt; connectionTimeout;
+   *   <li>keepaliveTime &lt; maxLifetime; leakDetectionThreshold (when on) &lt; maxLifetime;
+   *   <li>maxLifetime &le; infrastructureIdleLimit &minus; 5 s (when the limit is set);
+   *   <li>lockTimeout &le; statementTimeout;
+   *   <li>socketTimeout &ge; statementTimeout + 5 s;
+   *   <li>connectTimeout &le; loginTimeout.
+   * </ul>
+   *
+   * @return a running pool; the caller closes it
+   * @throws IllegalStateException if the profile is CUSTOM and maximumPoolSize, connectionTimeout
+   *     or statementTimeout is not set
+   * @throws IllegalArgumentException if a rule above is broken
+   * @throws RuntimeException HikariCP's {@code PoolInitializationException} if the first connection
+   *     cannot be opened
+   */
+  public HikariDataSource build() {
+    return new HikariDataSource(resolve().hikariConfig(jdbcUrl, user, password, meterRegistry));
+  }
+
+  /** Applies the defaults and checks every rule; package-private so tests can read the result. */
+  Resolved resolve() {
+    PoolProfile p = profile == null ? PoolProfile.API : profile;
+    Integer max = maximumPoolSize;
+    Duration acquire = connectionTimeout == null ? p.connectionTimeout() : connectionTimeout;
+    Duration statement = statementTimeout == null ? p.statementTimeout() : statementTimeout;
+    if (max == null && p == PoolProfile.CUSTOM) {
+      throw required("maximumPoolSize");
+    }
+    if (acquire == null) {
+      throw required("connectionTimeout");
+    }
+    if (statement == null) {
+      throw required("statementTimeout");
+    }
+
+    int size = sizeWithinBudget(p, max);
+    int idle = minimumIdle == null ? size : minimumIdle;
+    if (idle > size) {
+      throw Checks.invalid(
+          "minimumIdle must be at most maximumPoolSize (%d), but was %d", size, idle);
+    }
+
+    Duration validation =
+        validationTimeout == null
+            ? min(DEFAULT_VALIDATION_TIMEOUT, half(acquire))
+            : validationTimeout;
+    if (validation.compareTo(acquire) >= 0) {
+      throw Checks.invalid(
+          "validationTimeout must be less than connectionTimeout (%s), but was %s",
+          millis(acquire), millis(validation));
+    }
+
+    Duration lifetime = maxLifetime;
+    if (lifetime == null) {
+      lifetime =
+          infrastructureIdleLimit == null
+              ? DEFAULT_MAX_LIFETIME
+              : min(DEFAULT_MAX_LIFETIME, infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN));
+    }
+    Duration keepalive = keepaliveTime;
+    if (keepalive == null) {
+      keepalive =
+          lifetime.compareTo(DEFAULT_KEEPALIVE_TIME.multipliedBy(2)) > 0
+              ? DEFAULT_KEEPALIVE_TIME
+              : max(MIN_KEEPALIVE_TIME, half(lifetime));
+    }
+    if (keepalive.compareTo(lifetime) >= 0) {
+      throw Checks.invalid(
+          "keepaliveTime must be less than maxLifetime (%s), but was %s",
+          millis(lifetime), millis(keepalive));
+    }
+    if (infrastructureIdleLimit != null
+        && lifetime.compareTo(infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN)) > 0) {
+      throw Checks.invalid(
+          "maxLifetime must be at least %s shorter than infrastructureIdleLimit (%s), but was %s",
+          seconds(INFRASTRUCTURE_MARGIN), millis(infrastructureIdleLimit), millis(lifetime));
+    }
+    Duration leak = leakDetectionThreshold == null ? Duration.ZERO : leakDetectionThreshold;
+    if (!leak.isZero() && leak.compareTo(lifetime) >= 0) {
+      throw Checks.invalid(
+          "leakDetectionThreshold must be less than maxLifetime (%s), but was %s",
+          millis(lifetime), millis(leak));
+    }
+
+    Duration idleInTransaction =
+        idleInTransactionSessionTimeout == null
+            ? p.idleInTransactionSessionTimeout()
+            : idleInTransactionSessionTimeout;
+    Duration lock =
+        lockTimeout == null
+            ? max(MIN_SERVER_TIMEOUT, wholeMillis(statement.dividedBy(3)))
+            : lockTimeout;
+    if (lock.compareTo(statement) > 0) {
+      throw Checks.invalid(
+          "lockTimeout must be at most statementTimeout (%s), but was %s",
+          millis(statement), millis(lock));
+    }
+    Duration socket =
+        socketTimeout == null
+            ? ceilSeconds(statement.plus(DEFAULT_SOCKET_TIMEOUT_HEADROOM))
+            : socketTimeout;
+    if (socket.compareTo(statement.plus(SOCKET_TIMEOUT_MARGIN)) < 0) {
+      throw Checks.invalid(
+          "socketTimeout must be at least statementTimeout (%s) + %s, but was %s",
+          millis(statement), seconds(SOCKET_TIMEOUT_MARGIN), seconds(socket));
+    }
+    Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
+    Duration login = loginTimeout == null ? max(DEFAULT_LOGIN_TIMEOUT, connect) : loginTimeout;
+    if (connect.compareTo(login) > 0) {
+      throw Checks.invalid(
+          "connectTimeout must be at most loginTimeout (%s), but was %s",
+          seconds(login), seconds(connect));
+    }
+
+    String name = poolName == null ? p.poolName() : poolName;
+    return new Resolved(
+        p,
+        name,
+        size,
+        idle,
+        acquire,
+        validation,
+        statement,
+        idleInTransaction,
+        lock,
+        lifetime,
+        keepalive,
+        leak,
+        socket,
+        connect,
+        login,
+        applicationName == null ? name : applicationName,
+        Boolean.TRUE.equals(readOnly),
+        serverSettings == null ? ServerSettings.STARTUP_OPTIONS : serverSettings);
+  }
+
+  private int sizeWithinBudget(PoolProfile p, @Nullable Integer max) {
+    int smallest = p.minimumPoolSize();
+    Budget b = budget;
+    int size;
+    if (b == null) {
+      size = max == null ? p.defaultMaximumPoolSize(cores) : max;
+    } else {
+      int cap = b.cap();
+      if (cap < smallest) {
+        throw Checks.invalid(
+            "connectionBudget must leave at least %s per pool for the %s profile, but leaves %d"
+                + " (%s)",
+            smallest == 1 ? "1 connection" : smallest + " connections", p, cap, b);
+      }
+      if (max != null && max > cap) {
+        throw Checks.invalid(
+            "maximumPoolSize must be at most %d to fit connectionBudget (%s), but was %d",
+            cap, b, max);
+      }
+      size = max == null ? Math.min(p.defaultMaximumPoolSize(cores), cap) : max;
+    }
+    if (size < smallest) {
+      throw Checks.invalid(
+          "maximumPoolSize must be at least %d for the %s profile, but was %d", smallest, p, size);
+    }
+    return size;
+  }
+
+  private static IllegalStateException required(String setting) {
+    return new IllegalStateException(
+        Checks.format("%s must be set for the CUSTOM profile, but was not set", setting));
+  }
+
+  private static Duration serverTimeout(String setting, Duration timeout) {
+    return Checks.millisBetween(
+        setting,
+        Objects.requireNonNull(timeout, "timeout"),
+        MIN_SERVER_TIMEOUT,
+        MAX_SERVER_TIMEOUT);
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
+  }
+
+  private static Duration half(Duration d) {
+    return wholeMillis(d.dividedBy(2));
+  }
+
+  private static Duration wholeMillis(Duration d) {
+    return Duration.ofMillis(d.toMillis());
+  }
+
+  private static Duration ceilSeconds(Duration d) {
+    return d.getNano() == 0 ? d : Duration.ofSeconds(d.getSeconds() + 1);
+  }
+
+  private static String shownMillis(@Nullable Duration d) {
+    return d == null ? "" : millis(d);
+  }
+
+  private static String shownSeconds(@Nullable Duration d) {
+    return d == null ? "" : seconds(d);
+  }
+
+  /**
+   * Lists the settings given so far, without the password or the URL's parameters.
+   *
+   * @return for example {@code PostgresPoolBuilder{url=jdbc:postgresql://db/app, profile=API}}
+   */
+  @Override
+  public String toString() {
+    int query = jdbcUrl.indexOf('?');
+    StringJoiner s = new StringJoiner(", ", "PostgresPoolBuilder{", "}");
+    s.add("url=" + (query < 0 ? jdbcUrl : jdbcUrl.substring(0, query)));
+    s.add("user=" + user);
+    List<String> set = new ArrayList<>();
+    add(set, "profile", profile);
+    add(set, "maximumPoolSize", maximumPoolSize);
+    add(set, "minimumIdle", minimumIdle);
+    add(set, "connectionTimeout", connectionTimeout);
+    add(set, "validationTimeout", validationTimeout);
+    add(set, "statementTimeout", statementTimeout);
+    add(set, "idleInTransactionSessionTimeout", idleInTransactionSessionTimeout);
+    add(set, "lockTimeout", lockTimeout);
+    add(set, "maxLifetime", maxLifetime);
+    add(set, "keepaliveTime", keepaliveTime);
+    add(set, "leakDetectionThreshold", leakDetectionThreshold);
+    add(set, "socketTimeout", socketTimeout);
+    add(set, "connectTimeout", connectTimeout);
+    add(set, "loginTimeout", loginTimeout);
+    add(set, "infrastructureIdleLimit", infrastructureIdleLimit);
+    add(set, "applicationName", applicationName);
+    add(set, "readOnly", readOnly);
+    add(set, "poolName", poolName);
+    add(set, "serverSettingsVia", serverSettings);
+    add(set, "connectionBudget", budget);
+    if (meterRegistry != null) {
+      set.add("meterRegistry=" + meterRegistry.getClass().getSimpleName());
+    }
+    set.forEach(s::add);
+    return s.toString();
+  }
+
+  private static void add(List<String> out, String name, @Nullable Object value) {
+    if (value instanceof Duration) {
+      out.add(name + "=" + millis((Duration) value));
+    } else if (value != null) {
+      out.add(name + "=" + value);
+    }
+  }
+
+  /** A share of the database's connections. */
+  private record Budget(int total, int instances, int poolsPerInstance) {
+    int cap() {
+      return total / (instances * poolsPerInstance);
+    }
+
+    @Override
+    public String toString() {
+      return Checks.format(
+          "totalDbConnections %d / instances %d / poolsPerInstance %d",
+          total, instances, poolsPerInstance);
+    }
+  }
+
+  /** The effective configuration: defaults applied, rules checked. */
+  record Resolved(
+      PoolProfile profile,
+      String poolName,
+      int maximumPoolSize,
+      int minimumIdle,
+      Duration connectionTimeout,
+      Duration validationTimeout,
+      Duration statementTimeout,
+      Duration idleInTransactionSessionTimeout,
+      Duration lockTimeout,
+      Duration maxLifetime,
+      Duration keepaliveTime,
+      Duration leakDetectionThreshold,
+      Duration socketTimeout,
+      Duration connectTimeout,
+      Duration loginTimeout,
+      String applicationName,
+      boolean readOnly,
+      ServerSettings serverSettings) {
+
+    /** The pgjdbc {@code options} value: {@code -c name=value} pairs, times in milliseconds. */
+    String startupOptions() {
+      StringJoiner s = new StringJoiner(" ");
+      limits().forEach((name, value) -> s.add("-c " + name + "=" + value));
+      return s.toString();
+    }
+
+    /** The same settings as {@code SET} statements, for {@code connectionInitSql}. */
+    String initSql() {
+      StringJoiner s = new StringJoiner("; ");
+      limits().forEach((name, value) -> s.add("SET " + name + " = " + value));
+      return s.toString();
+    }
+
+    private Map<String, String> limits() {
+      Map<String, String> settings = new LinkedHashMap<>();
+      settings.put("statement_timeout", String.valueOf(statementTimeout.toMillis()));
+      settings.put(
+          "idle_in_transaction_session_timeout",
+          String.valueOf(idleInTransactionSessionTimeout.toMillis()));
+      settings.put("lock_timeout", String.valueOf(lockTimeout.toMillis()));
+      if (readOnly) {
+        settings.put("default_transaction_read_only", "on");
+      }
+      return settings;
+    }
+
+    HikariConfig hikariConfig(
+        String jdbcUrl, String user, String password, @Nullable MeterRegistry registry) {
+      HikariConfig config = new HikariConfig();
+      config.setJdbcUrl(jdbcUrl);
+      config.setDriverClassName("org.postgresql.Driver");
+      config.setUsername(user);
+      config.setPassword(password);
+      config.setPoolName(poolName);
+      config.setMaximumPoolSize(maximumPoolSize);
+      config.setMinimumIdle(minimumIdle);
+      config.setConnectionTimeout(connectionTimeout.toMillis());
+      config.setValidationTimeout(validationTimeout.toMillis());
+      config.setMaxLifetime(maxLifetime.toMillis());
+      config.setKeepaliveTime(keepaliveTime.toMillis());
+      config.setLeakDetectionThreshold(leakDetectionThreshold.toMillis());
+      config.setReadOnly(readOnly);
+      config.setThreadFactory(new NamedThreadFactory(poolName));
+      config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.getSeconds()));
+      config.addDataSourceProperty("connectTimeout", String.valueOf(connectTimeout.getSeconds()));
+      config.addDataSourceProperty("loginTimeout", String.valueOf(loginTimeout.getSeconds()));
+      config.addDataSourceProperty("ApplicationName", applicationName);
+      config.addDataSourceProperty("tcpKeepAlive", "true");
+      switch (serverSettings) {
+        case STARTUP_OPTIONS:
+          config.addDataSourceProperty("options", startupOptions());
+          break;
+        case CONNECTION_INIT_SQL:
+          config.setConnectionInitSql(initSql());
+          break;
+        case SERVER_DEFAULTS:
+        default:
+          break;
+      }
+      if (registry != null) {
+        config.setMetricsTrackerFactory(new MeteredTrackerFactory(registry));
+      }
+      return config;
+    }
+  }
+}

@@ -1,0 +1,213 @@
+package dev.bulwark.pool;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.ClientOptions.DisconnectedBehavior;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.resource.ClientResources;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+
+/**
+ * Builds a Lettuce {@link RedisClient} for one Redis server (or a Sentinel-managed one) whose every
+ * wait is bounded. Obtain one from {@link Pools#redis(String)}.
+ *
+ * <pre>{@code
+ * RedisClient redis = Pools.redis(System.getenv("REDIS_URL")).build();
+ * StatefulRedisConnection<String, String> connection = redis.connect();  // share this one
+ * }</pre>
+ *
+ * <p><b>One connection, shared.</b> A Lettuce connection is thread-safe and pipelines the commands
+ * of all threads over one socket, so an application needs one connection per client, not a pool. A
+ * pool ({@code io.lettuce.core.support.ConnectionPoolSupport}) or a dedicated connection is needed
+ * only for commands that change the connection's state or block it: {@code MULTI}/{@code EXEC}
+ * transactions and {@code WATCH}, blocking commands ({@code BLPOP}, {@code BRPOP}, {@code XREAD
+ * BLOCK}, {@code WAIT}), {@code SELECT} of another database, and Pub/Sub subscriptions.
+ *
+ * <p><b>Defaults.</b> Connect timeout 2 s; command timeout 5 s (Lettuce's is 60 s), applied to
+ * every API (synchronous, async, reactive); TCP keepalive idle 30 s, interval 10 s, count 3 where
+ * the transport can set them (epoll, io_uring, or NIO on Linux and macOS with JDK 11+), else plain
+ * {@code SO_KEEPALIVE}; {@code TCP_USER_TIMEOUT} 30 s where the transport is epoll or io_uring
+ * (Netty's native transports; on NIO it is left out); request queue 10,000 commands (Lettuce's is
+ * unbounded); {@link DisconnectedBehavior#REJECT_COMMANDS} while disconnected; automatic
+ * reconnection with a jittered exponential delay from 10 ms up to 2 s (Lettuce's grows to 30 s);
+ * new {@link ClientResources}, released when the client shuts down.
+ *
+ * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
+ * setter; a setting given twice throws {@link IllegalStateException}; {@link #build()} throws
+ * {@link IllegalStateException} for settings the environment or each other rule out.
+ *
+ * <p>Not thread-safe: configure it on one thread. The client it builds is thread-safe.
+ */
+public final class RedisClientBuilder {
+  private final RedisURI uri;
+  private final RedisSettings settings;
+
+  RedisClientBuilder(RedisURI uri, RedisSettings settings) {
+    this.uri = uri;
+    this.settings = settings;
+  }
+
+  /**
+   * Sets how long opening a TCP connection (and the TLS handshake) may take. Default: 2 s.
+   *
+   * @param timeout 10 ms to 5 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder connectTimeout(Duration timeout) {
+    settings.connectTimeout(timeout);
+    return this;
+  }
+
+  /**
+   * Sets how long a command waits for its answer before it fails with {@code
+   * RedisCommandTimeoutException}, on every API. It replaces a {@code timeout} parameter of the
+   * URL. Default: 5 s.
+   *
+   * @param timeout 10 ms to 10 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder commandTimeout(Duration timeout) {
+    settings.commandTimeout(timeout);
+    return this;
+  }
+
+  /**
+   * Sets the TCP keepalive timings: after {@code idle} without traffic the kernel probes the peer
+   * every {@code interval} and drops the connection after {@code count} unanswered probes, so a
+   * silently dead server is noticed and the client reconnects. Default: 30 s, 10 s, 3 where the
+   * transport supports them.
+   *
+   * @param idle a whole number of seconds, 1 s to 2 h
+   * @param interval a whole number of seconds, 1 s to 10 min
+   * @param count 1 to 127 probes
+   * @return this builder
+   * @throws IllegalArgumentException if a value is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder keepAlive(Duration idle, Duration interval, int count) {
+    settings.keepAlive(idle, interval, count);
+    return this;
+  }
+
+  /**
+   * Sets {@code TCP_USER_TIMEOUT}: how long sent data may stay unacknowledged before the kernel
+   * drops the connection. It ends the minutes-long retransmission wait when a server vanishes
+   * mid-command. Default: 30 s where the transport is epoll or io_uring, otherwise not applied.
+   * Setting it explicitly makes {@link #build()} fail when neither native transport is available.
+   *
+   * @param timeout 1 s to 1 h
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder tcpUserTimeout(Duration timeout) {
+    settings.tcpUserTimeout(timeout);
+    return this;
+  }
+
+  /**
+   * Sets how many commands a connection may hold unanswered or buffered; one more fails at once
+   * with {@code RedisException} ("Request queue size exceeded" or "Internal stack size exceeded",
+   * depending on where Lettuce catches it). Default: 10,000.
+   *
+   * @param size 1 to 1,000,000 commands
+   * @return this builder
+   * @throws IllegalArgumentException if {@code size} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder requestQueueSize(int size) {
+    settings.requestQueueSize(size);
+    return this;
+  }
+
+  /**
+   * Sets what commands do while the connection is down. Default: {@link
+   * DisconnectedBehavior#REJECT_COMMANDS}: they fail at once with {@code RedisException}
+   * ("Currently not connected. Commands are rejected."), so callers fall back instead of waiting.
+   * {@link DisconnectedBehavior#ACCEPT_COMMANDS} buffers them, up to the request queue size, until
+   * the reconnect or the command timeout.
+   *
+   * @param behavior the behaviour
+   * @return this builder
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder disconnectedBehavior(DisconnectedBehavior behavior) {
+    settings.disconnectedBehavior(behavior);
+    return this;
+  }
+
+  /**
+   * Sets the longest wait between reconnection attempts; attempts start 10 ms apart and the wait
+   * doubles, with jitter, up to this. Default: 2 s.
+   *
+   * @param delay 10 ms to 5 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code delay} is out of range
+   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when {@link
+   *     #clientResources(ClientResources)} is set)
+   */
+  public RedisClientBuilder maxReconnectDelay(Duration delay) {
+    settings.maxReconnectDelay(delay);
+    return this;
+  }
+
+  /**
+   * Uses the caller's {@link ClientResources} (event loops, timers) instead of new ones, for
+   * example to share them among several clients. The client does not shut them down; the caller
+   * does, after every client using them. The reconnect delay and the command latency recorder are
+   * then those of the resources. Default: new resources, released with the client.
+   *
+   * @param resources the resources
+   * @return this builder
+   * @throws IllegalStateException if they were already set
+   */
+  public RedisClientBuilder clientResources(ClientResources resources) {
+    settings.clientResources(resources);
+    return this;
+  }
+
+  /**
+   * Records command latencies in a registry through Lettuce's Micrometer recorder ({@code
+   * lettuce.command.completion} and {@code lettuce.command.firstresponse}, tagged by command).
+   * Default: none.
+   *
+   * @param registry the registry
+   * @return this builder
+   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when {@link
+   *     #clientResources(ClientResources)} is set)
+   */
+  public RedisClientBuilder meterRegistry(MeterRegistry registry) {
+    settings.meterRegistry(registry);
+    return this;
+  }
+
+  /**
+   * Creates the client. It connects lazily: {@code connect()} opens a connection and fails with
+   * {@code RedisConnectionException} within the connect timeout if the server is unreachable.
+   * Shutting the client down ({@code shutdown()}, {@code close()}) releases the resources it
+   * created.
+   *
+   * @return a new client
+   * @throws IllegalStateException if {@code tcpUserTimeout} or {@code keepAlive} was set and the
+   *     transport cannot apply it, or {@code clientResources} was combined with {@code
+   *     maxReconnectDelay} or {@code meterRegistry}
+   */
+  public RedisClient build() {
+    settings.check();
+    ClientResources resources = settings.resources();
+    RedisClient client =
+        new OwningRedisClient(resources, settings.withTimeout(uri), settings.ownsResources());
+    client.setOptions(settings.applyTo(ClientOptions.builder()).build());
+    return client;
+  }
+
+  /** Returns the URI the client will connect to; package-private for tests. */
+  RedisURI uri() {
+    return settings.withTimeout(uri);
+  }
+}

@@ -1,0 +1,244 @@
+package dev.bulwark.pool;
+
+import io.lettuce.core.ClientOptions.DisconnectedBehavior;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.resource.ClientResources;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Builds a Lettuce {@link RedisClusterClient} for a Redis Cluster whose every wait is bounded and
+ * whose slot map stays current. Obtain one from {@link Pools#redisCluster(String, String...)}.
+ *
+ * <pre>{@code
+ * RedisClusterClient redis = Pools.redisCluster("redis://node-1:6379", "redis://node-2:6379").build();
+ * StatefulRedisClusterConnection<String, String> connection = redis.connect();  // share this one
+ * }</pre>
+ *
+ * <p>It has the settings and defaults of {@link RedisClientBuilder} (one shared connection, 5 s
+ * command timeout, bounded request queue, commands rejected while disconnected, bounded reconnect
+ * delay, keepalive, {@code TCP_USER_TIMEOUT} where available, resources released on shutdown),
+ * applied to the connection of every node, plus periodic (60 s) and adaptive refresh of the cluster
+ * topology.
+ *
+ * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
+ * setter; a setting given twice throws {@link IllegalStateException}; {@link #build()} throws
+ * {@link IllegalStateException} for settings the environment or each other rule out.
+ *
+ * <p>Not thread-safe: configure it on one thread. The client it builds is thread-safe.
+ */
+public final class RedisClusterClientBuilder {
+  private final List<RedisURI> seeds;
+  private final RedisSettings settings;
+  private @Nullable Duration topologyRefreshPeriod;
+
+  RedisClusterClientBuilder(List<RedisURI> seeds, RedisSettings settings) {
+    this.seeds = List.copyOf(seeds);
+    this.settings = settings;
+  }
+
+  /**
+   * Sets how often the client reloads the cluster's slot map from the nodes. Independently of it,
+   * the client also reloads the map at once on {@code MOVED} and {@code ASK} redirects, repeated
+   * reconnects, uncovered slots and unknown nodes (Lettuce's adaptive refresh triggers, all on by
+   * default). Default: 60 s.
+   *
+   * @param period 1 s to 1 h
+   * @return this builder
+   * @throws IllegalArgumentException if {@code period} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder topologyRefreshPeriod(Duration period) {
+    Checks.unset(
+        "topologyRefreshPeriod",
+        topologyRefreshPeriod,
+        topologyRefreshPeriod == null ? "" : Checks.millis(topologyRefreshPeriod));
+    this.topologyRefreshPeriod =
+        Checks.millisBetween(
+            "topologyRefreshPeriod",
+            Objects.requireNonNull(period, "period"),
+            RedisSettings.MIN_TOPOLOGY_REFRESH_PERIOD,
+            RedisSettings.MAX_TOPOLOGY_REFRESH_PERIOD);
+    return this;
+  }
+
+  /**
+   * Sets how long opening a TCP connection (and the TLS handshake) may take. Default: 2 s.
+   *
+   * @param timeout 10 ms to 5 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder connectTimeout(Duration timeout) {
+    settings.connectTimeout(timeout);
+    return this;
+  }
+
+  /**
+   * Sets how long a command waits for its answer before it fails with {@code
+   * RedisCommandTimeoutException}, on every API. It replaces a {@code timeout} parameter of the
+   * URL. Default: 5 s.
+   *
+   * @param timeout 10 ms to 10 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder commandTimeout(Duration timeout) {
+    settings.commandTimeout(timeout);
+    return this;
+  }
+
+  /**
+   * Sets the TCP keepalive timings: after {@code idle} without traffic the kernel probes the peer
+   * every {@code interval} and drops the connection after {@code count} unanswered probes, so a
+   * silently dead server is noticed and the client reconnects. Default: 30 s, 10 s, 3 where the
+   * transport supports them.
+   *
+   * @param idle a whole number of seconds, 1 s to 2 h
+   * @param interval a whole number of seconds, 1 s to 10 min
+   * @param count 1 to 127 probes
+   * @return this builder
+   * @throws IllegalArgumentException if a value is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder keepAlive(Duration idle, Duration interval, int count) {
+    settings.keepAlive(idle, interval, count);
+    return this;
+  }
+
+  /**
+   * Sets {@code TCP_USER_TIMEOUT}: how long sent data may stay unacknowledged before the kernel
+   * drops the connection. It ends the minutes-long retransmission wait when a server vanishes
+   * mid-command. Default: 30 s where the transport is epoll or io_uring, otherwise not applied.
+   * Setting it explicitly makes {@link #build()} fail when neither native transport is available.
+   *
+   * @param timeout 1 s to 1 h
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeout} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder tcpUserTimeout(Duration timeout) {
+    settings.tcpUserTimeout(timeout);
+    return this;
+  }
+
+  /**
+   * Sets how many commands a connection may hold unanswered or buffered; one more fails at once
+   * with {@code RedisException} ("Request queue size exceeded" or "Internal stack size exceeded",
+   * depending on where Lettuce catches it). Default: 10,000.
+   *
+   * @param size 1 to 1,000,000 commands
+   * @return this builder
+   * @throws IllegalArgumentException if {@code size} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder requestQueueSize(int size) {
+    settings.requestQueueSize(size);
+    return this;
+  }
+
+  /**
+   * Sets what commands do while the connection is down. Default: {@link
+   * DisconnectedBehavior#REJECT_COMMANDS}: they fail at once with {@code RedisException}
+   * ("Currently not connected. Commands are rejected."), so callers fall back instead of waiting.
+   * {@link DisconnectedBehavior#ACCEPT_COMMANDS} buffers them, up to the request queue size, until
+   * the reconnect or the command timeout.
+   *
+   * @param behavior the behaviour
+   * @return this builder
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClusterClientBuilder disconnectedBehavior(DisconnectedBehavior behavior) {
+    settings.disconnectedBehavior(behavior);
+    return this;
+  }
+
+  /**
+   * Sets the longest wait between reconnection attempts; attempts start 10 ms apart and the wait
+   * doubles, with jitter, up to this. Default: 2 s.
+   *
+   * @param delay 10 ms to 5 min
+   * @return this builder
+   * @throws IllegalArgumentException if {@code delay} is out of range
+   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when {@link
+   *     #clientResources(ClientResources)} is set)
+   */
+  public RedisClusterClientBuilder maxReconnectDelay(Duration delay) {
+    settings.maxReconnectDelay(delay);
+    return this;
+  }
+
+  /**
+   * Uses the caller's {@link ClientResources} (event loops, timers) instead of new ones, for
+   * example to share them among several clients. The client does not shut them down; the caller
+   * does, after every client using them. The reconnect delay and the command latency recorder are
+   * then those of the resources. Default: new resources, released with the client.
+   *
+   * @param resources the resources
+   * @return this builder
+   * @throws IllegalStateException if they were already set
+   */
+  public RedisClusterClientBuilder clientResources(ClientResources resources) {
+    settings.clientResources(resources);
+    return this;
+  }
+
+  /**
+   * Records command latencies in a registry through Lettuce's Micrometer recorder ({@code
+   * lettuce.command.completion} and {@code lettuce.command.firstresponse}, tagged by command).
+   * Default: none.
+   *
+   * @param registry the registry
+   * @return this builder
+   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when {@link
+   *     #clientResources(ClientResources)} is set)
+   */
+  public RedisClusterClientBuilder meterRegistry(MeterRegistry registry) {
+    settings.meterRegistry(registry);
+    return this;
+  }
+
+  /**
+   * Creates the client. It connects lazily: {@code connect()} reads the slot map from the first
+   * seed that answers and fails with {@code RedisConnectionException} if none does. Shutting the
+   * client down ({@code shutdown()}, {@code close()}) releases the resources it created.
+   *
+   * @return a new client
+   * @throws IllegalStateException if {@code tcpUserTimeout} or {@code keepAlive} was set and the
+   *     transport cannot apply it, or {@code clientResources} was combined with {@code
+   *     maxReconnectDelay} or {@code meterRegistry}
+   */
+  public RedisClusterClient build() {
+    settings.check();
+    ClientResources resources = settings.resources();
+    List<RedisURI> uris = seeds.stream().map(settings::withTimeout).collect(Collectors.toList());
+    RedisClusterClient client =
+        new OwningRedisClusterClient(resources, uris, settings.ownsResources());
+    client.setOptions(
+        settings
+            .applyTo(ClusterClientOptions.builder())
+            .topologyRefreshOptions(
+                ClusterTopologyRefreshOptions.builder()
+                    .enablePeriodicRefresh(
+                        topologyRefreshPeriod == null
+                            ? RedisSettings.DEFAULT_TOPOLOGY_REFRESH_PERIOD
+                            : topologyRefreshPeriod)
+                    .build())
+            .build());
+    return client;
+  }
+
+  /** Returns the seed URIs the client will start from; package-private for tests. */
+  List<RedisURI> seeds() {
+    return seeds.stream().map(settings::withTimeout).collect(Collectors.toList());
+  }
+}

@@ -1,0 +1,331 @@
+package dev.bulwark.pool;
+
+import static dev.bulwark.pool.Checks.millis;
+import static dev.bulwark.pool.Checks.seconds;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.ClientOptions.DisconnectedBehavior;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.metrics.MicrometerCommandLatencyRecorder;
+import io.lettuce.core.metrics.MicrometerOptions;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import io.lettuce.core.resource.EpollProvider;
+import io.lettuce.core.resource.ExtendedKeepAliveSupport;
+import io.lettuce.core.resource.IOUringProvider;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The settings {@link RedisClientBuilder} and {@link RedisClusterClientBuilder} share: their
+ * checks, their defaults and the Lettuce options they turn into. Not thread-safe, like the
+ * builders.
+ */
+final class RedisSettings {
+  private static final Logger log = LoggerFactory.getLogger(RedisSettings.class);
+
+  static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
+  static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration DEFAULT_KEEPALIVE_IDLE = Duration.ofSeconds(30);
+  static final Duration DEFAULT_KEEPALIVE_INTERVAL = Duration.ofSeconds(10);
+  static final int DEFAULT_KEEPALIVE_COUNT = 3;
+  static final Duration DEFAULT_TCP_USER_TIMEOUT = Duration.ofSeconds(30);
+  static final int DEFAULT_REQUEST_QUEUE_SIZE = 10_000;
+  static final Duration DEFAULT_MAX_RECONNECT_DELAY = Duration.ofSeconds(2);
+  static final Duration MIN_RECONNECT_DELAY = Duration.ofMillis(10);
+  static final Duration DEFAULT_TOPOLOGY_REFRESH_PERIOD = Duration.ofSeconds(60);
+
+  static final Duration MIN_TIMEOUT = Duration.ofMillis(10);
+  static final Duration MAX_CONNECT_TIMEOUT = Duration.ofMinutes(5);
+  static final Duration MAX_COMMAND_TIMEOUT = Duration.ofMinutes(10);
+  static final Duration MAX_KEEPALIVE_IDLE = Duration.ofHours(2);
+  static final Duration MAX_KEEPALIVE_INTERVAL = Duration.ofMinutes(10);
+  static final int MAX_KEEPALIVE_COUNT = 127;
+  static final Duration MIN_TCP_USER_TIMEOUT = Duration.ofSeconds(1);
+  static final Duration MAX_TCP_USER_TIMEOUT = Duration.ofHours(1);
+  static final int MAX_REQUEST_QUEUE_SIZE = 1_000_000;
+  static final Duration MAX_RECONNECT_DELAY = Duration.ofMinutes(5);
+  static final Duration MIN_TOPOLOGY_REFRESH_PERIOD = Duration.ofSeconds(1);
+  static final Duration MAX_TOPOLOGY_REFRESH_PERIOD = Duration.ofHours(1);
+
+  /** Which socket options the running JVM's Netty transport can apply. */
+  interface Transport {
+    /** True when epoll or io_uring is loaded: they alone can set TCP_USER_TIMEOUT. */
+    boolean tcpUserTimeout();
+
+    /** True when TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT can be set (native, or JDK NIO). */
+    boolean extendedKeepAlive();
+
+    /** What Lettuce finds on the class path. */
+    Transport DETECTED =
+        new Transport() {
+          @Override
+          public boolean tcpUserTimeout() {
+            return EpollProvider.isAvailable() || IOUringProvider.isAvailable();
+          }
+
+          @Override
+          public boolean extendedKeepAlive() {
+            return ExtendedKeepAliveSupport.isSupported();
+          }
+        };
+  }
+
+  private final Transport transport;
+  private @Nullable Duration connectTimeout;
+  private @Nullable Duration commandTimeout;
+  private @Nullable KeepAlive keepAlive;
+  private @Nullable Duration tcpUserTimeout;
+  private @Nullable Integer requestQueueSize;
+  private @Nullable DisconnectedBehavior disconnectedBehavior;
+  private @Nullable Duration maxReconnectDelay;
+  private @Nullable ClientResources clientResources;
+  private @Nullable MeterRegistry meterRegistry;
+
+  RedisSettings(Transport transport) {
+    this.transport = transport;
+  }
+
+  /** Parses a URL, refusing anything but the given schemes; the message never shows a password. */
+  static RedisURI parse(String setting, String url, String... schemes) {
+    Objects.requireNonNull(url, setting);
+    int colon = url.indexOf("://");
+    String scheme = colon < 0 ? "" : url.substring(0, colon).toLowerCase(Locale.ROOT);
+    String expected = String.join("://, ", schemes) + "://";
+    if (!Arrays.asList(schemes).contains(scheme)) {
+      throw Checks.invalid("%s must start with %s, but was %s", setting, expected, masked(url));
+    }
+    try {
+      return RedisURI.create(url);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          Checks.format(
+              "%s must be a valid Redis URL, but was %s (%s)",
+              setting, masked(url), e.getMessage()),
+          e);
+    }
+  }
+
+  /** Replaces the user-info part of a URL, which may hold a password, with {@code ***}. */
+  static String masked(String url) {
+    return url.replaceFirst("://[^/@]*@", "://***@");
+  }
+
+  void connectTimeout(Duration timeout) {
+    Checks.unset("connectTimeout", connectTimeout, shown(connectTimeout));
+    connectTimeout =
+        Checks.millisBetween(
+            "connectTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_TIMEOUT,
+            MAX_CONNECT_TIMEOUT);
+  }
+
+  void commandTimeout(Duration timeout) {
+    Checks.unset("commandTimeout", commandTimeout, shown(commandTimeout));
+    commandTimeout =
+        Checks.millisBetween(
+            "commandTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_TIMEOUT,
+            MAX_COMMAND_TIMEOUT);
+  }
+
+  void keepAlive(Duration idle, Duration interval, int count) {
+    Checks.unset("keepAlive", keepAlive, String.valueOf(keepAlive));
+    Checks.wholeSecondsBetween(
+        "keepAlive idle",
+        Objects.requireNonNull(idle, "idle"),
+        Duration.ofSeconds(1),
+        MAX_KEEPALIVE_IDLE);
+    Checks.wholeSecondsBetween(
+        "keepAlive interval",
+        Objects.requireNonNull(interval, "interval"),
+        Duration.ofSeconds(1),
+        MAX_KEEPALIVE_INTERVAL);
+    Checks.intBetween("keepAlive count", count, 1, MAX_KEEPALIVE_COUNT);
+    keepAlive = new KeepAlive(idle, interval, count);
+  }
+
+  void tcpUserTimeout(Duration timeout) {
+    Checks.unset("tcpUserTimeout", tcpUserTimeout, shown(tcpUserTimeout));
+    tcpUserTimeout =
+        Checks.millisBetween(
+            "tcpUserTimeout",
+            Objects.requireNonNull(timeout, "timeout"),
+            MIN_TCP_USER_TIMEOUT,
+            MAX_TCP_USER_TIMEOUT);
+  }
+
+  void requestQueueSize(int size) {
+    Checks.unset("requestQueueSize", requestQueueSize, String.valueOf(requestQueueSize));
+    requestQueueSize = Checks.intBetween("requestQueueSize", size, 1, MAX_REQUEST_QUEUE_SIZE);
+  }
+
+  void disconnectedBehavior(DisconnectedBehavior behavior) {
+    Objects.requireNonNull(behavior, "behavior");
+    Checks.unset(
+        "disconnectedBehavior", disconnectedBehavior, String.valueOf(disconnectedBehavior));
+    disconnectedBehavior = behavior;
+  }
+
+  void maxReconnectDelay(Duration delay) {
+    Checks.unset("maxReconnectDelay", maxReconnectDelay, shown(maxReconnectDelay));
+    maxReconnectDelay =
+        Checks.millisBetween(
+            "maxReconnectDelay",
+            Objects.requireNonNull(delay, "delay"),
+            MIN_RECONNECT_DELAY,
+            MAX_RECONNECT_DELAY);
+  }
+
+  void clientResources(ClientResources resources) {
+    Objects.requireNonNull(resources, "resources");
+    Checks.unset("clientResources", clientResources, "another instance");
+    clientResources = resources;
+  }
+
+  void meterRegistry(MeterRegistry registry) {
+    Objects.requireNonNull(registry, "registry");
+    Checks.unset("meterRegistry", meterRegistry, String.valueOf(meterRegistry));
+    meterRegistry = registry;
+  }
+
+  Duration commandTimeout() {
+    return commandTimeout == null ? DEFAULT_COMMAND_TIMEOUT : commandTimeout;
+  }
+
+  /** A copy of {@code uri} whose timeout (the synchronous API's wait) is the command timeout. */
+  RedisURI withTimeout(RedisURI uri) {
+    return RedisURI.builder(uri).withTimeout(commandTimeout()).build();
+  }
+
+  /** Checks what can only be checked once every setting is known, before anything is created. */
+  void check() {
+    if (clientResources != null && maxReconnectDelay != null) {
+      throw new IllegalStateException(
+          "maxReconnectDelay cannot be combined with clientResources: set the reconnect delay on"
+              + " the ClientResources you pass");
+    }
+    if (clientResources != null && meterRegistry != null) {
+      throw new IllegalStateException(
+          "meterRegistry cannot be combined with clientResources: set a command latency recorder"
+              + " on the ClientResources you pass");
+    }
+    if (tcpUserTimeout != null && !transport.tcpUserTimeout()) {
+      throw new IllegalStateException(
+          "tcpUserTimeout needs the epoll or io_uring transport (netty-transport-native-epoll or"
+              + " netty-transport-native-io_uring with its native library), but neither is"
+              + " available");
+    }
+    if (keepAlive != null && !transport.extendedKeepAlive()) {
+      throw new IllegalStateException(
+          "keepAlive needs a transport that can set TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT"
+              + " (epoll, io_uring, or NIO on an operating system that supports them), but none is"
+              + " available");
+    }
+  }
+
+  /** Applies the shared options to a Lettuce options builder (plain or cluster). */
+  <B extends ClientOptions.Builder> B applyTo(B options) {
+    Duration command = commandTimeout();
+    options.autoReconnect(true);
+    options.pingBeforeActivateConnection(true);
+    options.disconnectedBehavior(
+        disconnectedBehavior == null ? DisconnectedBehavior.REJECT_COMMANDS : disconnectedBehavior);
+    options.requestQueueSize(
+        requestQueueSize == null ? DEFAULT_REQUEST_QUEUE_SIZE : requestQueueSize);
+    options.timeoutOptions(TimeoutOptions.builder().fixedTimeout(command).build());
+    options.socketOptions(socketOptions());
+    return options;
+  }
+
+  SocketOptions socketOptions() {
+    SocketOptions.Builder socket =
+        SocketOptions.builder()
+            .connectTimeout(connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout)
+            .tcpNoDelay(true);
+    KeepAlive k = keepAlive;
+    if (k == null && transport.extendedKeepAlive()) {
+      k =
+          new KeepAlive(
+              DEFAULT_KEEPALIVE_IDLE, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_COUNT);
+    }
+    if (k == null) {
+      log.debug(
+          "extended TCP keepalive is not available on this transport; using SO_KEEPALIVE with"
+              + " the operating system's timings");
+      socket.keepAlive(true);
+    } else {
+      socket.keepAlive(
+          SocketOptions.KeepAliveOptions.builder()
+              .enable()
+              .idle(k.idle())
+              .interval(k.interval())
+              .count(k.count())
+              .build());
+    }
+    if (transport.tcpUserTimeout()) {
+      socket.tcpUserTimeout(
+          SocketOptions.TcpUserTimeoutOptions.builder()
+              .enable()
+              .tcpUserTimeout(tcpUserTimeout == null ? DEFAULT_TCP_USER_TIMEOUT : tcpUserTimeout)
+              .build());
+    } else {
+      log.debug(
+          "TCP_USER_TIMEOUT is not applied: it needs the epoll or io_uring transport, and"
+              + " neither is available");
+    }
+    return socket.build();
+  }
+
+  /** True when the client is to release its resources on shutdown (it created them). */
+  boolean ownsResources() {
+    return clientResources == null;
+  }
+
+  /** The caller's resources, or new ones with a bounded, jittered reconnect delay. */
+  ClientResources resources() {
+    ClientResources given = clientResources;
+    if (given != null) {
+      return given;
+    }
+    Duration max = maxReconnectDelay == null ? DEFAULT_MAX_RECONNECT_DELAY : maxReconnectDelay;
+    ClientResources.Builder resources =
+        ClientResources.builder()
+            .reconnectDelay(
+                Delay.fullJitter(
+                    MIN_RECONNECT_DELAY,
+                    max,
+                    MIN_RECONNECT_DELAY.toMillis(),
+                    TimeUnit.MILLISECONDS));
+    MeterRegistry registry = meterRegistry;
+    if (registry != null) {
+      resources.commandLatencyRecorder(
+          new MicrometerCommandLatencyRecorder(registry, MicrometerOptions.create()));
+    }
+    return resources.build();
+  }
+
+  private static String shown(@Nullable Duration d) {
+    return d == null ? "" : millis(d);
+  }
+
+  /** TCP keepalive timings. */
+  private record KeepAlive(Duration idle, Duration interval, int count) {
+    @Override
+    public String toString() {
+      return Checks.format(
+          "idle %s, interval %s, count %d", seconds(idle), seconds(interval), count);
+    }
+  }
+}

@@ -1,0 +1,287 @@
+package dev.bulwark.pool;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.ClientOptions.DisconnectedBehavior;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCredentials;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.SslVerifyMode;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.EpollProvider;
+import io.lettuce.core.resource.ExtendedKeepAliveSupport;
+import io.lettuce.core.resource.IOUringProvider;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** Settings of the Redis builders; none of these talks to a server. */
+class RedisClientBuilderTest {
+
+  private static final String URL = "redis://127.0.0.1:6379";
+
+  /** A transport stand-in, so both sides of the native-transport question are covered. */
+  private static RedisSettings.Transport transport(boolean nativeTransport, boolean keepAlive) {
+    return new RedisSettings.Transport() {
+      @Override
+      public boolean tcpUserTimeout() {
+        return nativeTransport;
+      }
+
+      @Override
+      public boolean extendedKeepAlive() {
+        return keepAlive;
+      }
+    };
+  }
+
+  private static RedisClientBuilder builder(RedisSettings.Transport transport) {
+    return new RedisClientBuilder(RedisURI.create(URL), new RedisSettings(transport));
+  }
+
+  @Test
+  void defaultsBoundEveryWait() {
+    RedisClient client = Pools.redis(URL).build();
+    try {
+      ClientOptions options = client.getOptions();
+      assertThat(options.isAutoReconnect()).isTrue();
+      assertThat(options.getDisconnectedBehavior()).isEqualTo(DisconnectedBehavior.REJECT_COMMANDS);
+      assertThat(options.getRequestQueueSize()).isEqualTo(10_000);
+      assertThat(options.getTimeoutOptions().isTimeoutCommands()).isTrue();
+      SocketOptions socket = options.getSocketOptions();
+      assertThat(socket.getConnectTimeout()).isEqualTo(Duration.ofSeconds(2));
+      assertThat(socket.isKeepAlive()).isTrue();
+      if (ExtendedKeepAliveSupport.isSupported()) {
+        assertThat(socket.getKeepAlive().getIdle()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(socket.getKeepAlive().getInterval()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(socket.getKeepAlive().getCount()).isEqualTo(3);
+      }
+      // TCP_USER_TIMEOUT only where Netty's native transport can set it.
+      assertThat(socket.isEnableTcpUserTimeout())
+          .isEqualTo(EpollProvider.isAvailable() || IOUringProvider.isAvailable());
+      // Reconnect attempts back off, with jitter, to 2 s at most.
+      for (int attempt = 1; attempt < 40; attempt++) {
+        assertThat(client.getResources().reconnectDelay().createDelay(attempt))
+            .isLessThanOrEqualTo(Duration.ofSeconds(2));
+      }
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  @Test
+  void commandTimeoutReplacesLettucesSixtySeconds() {
+    assertThat(Pools.redis(URL + "?timeout=60s").uri().getTimeout())
+        .isEqualTo(Duration.ofSeconds(5));
+    RedisClientBuilder builder = Pools.redis(URL).commandTimeout(Duration.ofMillis(750));
+    assertThat(builder.uri().getTimeout()).isEqualTo(Duration.ofMillis(750));
+  }
+
+  @Test
+  void withANativeTransportTcpUserTimeoutIsApplied() {
+    RedisSettings settings = new RedisSettings(transport(true, true));
+    SocketOptions socket = settings.socketOptions();
+    assertThat(socket.isEnableTcpUserTimeout()).isTrue();
+    assertThat(socket.getTcpUserTimeout().getTcpUserTimeout()).isEqualTo(Duration.ofSeconds(30));
+  }
+
+  @Test
+  void withoutANativeTransportTcpUserTimeoutIsLeftOut() {
+    RedisSettings settings = new RedisSettings(transport(false, true));
+    assertThat(settings.socketOptions().isEnableTcpUserTimeout()).isFalse();
+  }
+
+  @Test
+  void withoutExtendedKeepAliveTheOperatingSystemsTimingsApply() {
+    SocketOptions socket = new RedisSettings(transport(false, false)).socketOptions();
+    assertThat(socket.isKeepAlive()).isTrue();
+    // Plain SO_KEEPALIVE: Lettuce's untouched keepalive options, the kernel's timings.
+    assertThat(socket.getKeepAlive().getIdle())
+        .isEqualTo(SocketOptions.builder().build().getKeepAlive().getIdle());
+  }
+
+  @Test
+  void explicitTcpUserTimeoutWithoutANativeTransportFailsTheBuild() {
+    RedisClientBuilder builder =
+        builder(transport(false, true)).tcpUserTimeout(Duration.ofSeconds(20));
+    assertThatThrownBy(builder::build)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(
+            "tcpUserTimeout needs the epoll or io_uring transport (netty-transport-native-epoll"
+                + " or netty-transport-native-io_uring with its native library), but neither is"
+                + " available");
+  }
+
+  @Test
+  void explicitKeepAliveWithoutSupportFailsTheBuild() {
+    RedisClientBuilder builder =
+        builder(transport(false, false))
+            .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(5), 2);
+    assertThatThrownBy(builder::build)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageStartingWith("keepAlive needs a transport that can set TCP_KEEPIDLE");
+  }
+
+  @Test
+  void explicitSettingsReachTheOptions() {
+    RedisSettings settings = new RedisSettings(transport(true, true));
+    new RedisClientBuilder(RedisURI.create(URL), settings)
+        .connectTimeout(Duration.ofMillis(500))
+        .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(5), 2)
+        .tcpUserTimeout(Duration.ofSeconds(12))
+        .requestQueueSize(100)
+        .disconnectedBehavior(DisconnectedBehavior.ACCEPT_COMMANDS);
+    ClientOptions options = settings.applyTo(ClientOptions.builder()).build();
+    assertThat(options.getRequestQueueSize()).isEqualTo(100);
+    assertThat(options.getDisconnectedBehavior()).isEqualTo(DisconnectedBehavior.ACCEPT_COMMANDS);
+    SocketOptions socket = options.getSocketOptions();
+    assertThat(socket.getConnectTimeout()).isEqualTo(Duration.ofMillis(500));
+    assertThat(socket.getKeepAlive().getIdle()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(socket.getKeepAlive().getInterval()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(socket.getKeepAlive().getCount()).isEqualTo(2);
+    assertThat(socket.getTcpUserTimeout().getTcpUserTimeout()).isEqualTo(Duration.ofSeconds(12));
+  }
+
+  @Test
+  void urlCarriesPasswordDatabaseAndTls() {
+    RedisURI uri = Pools.redis("rediss://:s3cret@cache.example.com:6380/2").uri();
+    assertThat(uri.isSsl()).isTrue();
+    assertThat(uri.getVerifyMode()).isEqualTo(SslVerifyMode.FULL);
+    RedisCredentials credentials = uri.getCredentialsProvider().resolveCredentials().block();
+    assertThat(new String(credentials.getPassword())).isEqualTo("s3cret");
+    assertThat(uri.getDatabase()).isEqualTo(2);
+    assertThat(uri.getPort()).isEqualTo(6380);
+
+    RedisURI acl = Pools.redis("redis://app:pw@cache.example.com").uri();
+    RedisCredentials user = acl.getCredentialsProvider().resolveCredentials().block();
+    assertThat(user.getUsername()).isEqualTo("app");
+    assertThat(new String(user.getPassword())).isEqualTo("pw");
+    assertThat(acl.isSsl()).isFalse();
+  }
+
+  @Test
+  void badUrlsAreRefusedWithoutShowingThePassword() {
+    assertThatThrownBy(() -> Pools.redis("http://app:s3cret@cache.example.com"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "url must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://,"
+                + " but was http://***@cache.example.com");
+    assertThatThrownBy(() -> Pools.redisCluster("redis://a:6379", "redis-sentinel://b"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("seedUrl must start with redis://, rediss://, but was redis-sentinel://b");
+    assertThatThrownBy(() -> Pools.redisCluster("redis://a:6379", "rediss://:pw@b:6379"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "seedUrl must use TLS like the first seed (false), but was rediss://***@b:6379");
+  }
+
+  @Test
+  void singleValuesAreChecked() {
+    RedisClientBuilder b = Pools.redis(URL);
+    assertThatThrownBy(() -> b.commandTimeout(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("commandTimeout must be between 10 ms and 600000 ms, but was 0 ms");
+    assertThatThrownBy(() -> b.connectTimeout(Duration.ofMinutes(6)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("connectTimeout must be between 10 ms and 300000 ms, but was 360000 ms");
+    assertThatThrownBy(() -> b.requestQueueSize(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("requestQueueSize must be between 1 and 1000000, but was 0");
+    assertThatThrownBy(() -> b.keepAlive(Duration.ofMillis(1500), Duration.ofSeconds(1), 3))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "keepAlive idle must be a whole number of seconds between 1 s and 7200 s, but was"
+                + " 1.5 s");
+    assertThatThrownBy(() -> b.keepAlive(Duration.ofSeconds(30), Duration.ofSeconds(10), 0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("keepAlive count must be between 1 and 127, but was 0");
+    assertThatThrownBy(() -> b.tcpUserTimeout(Duration.ofMillis(100)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("tcpUserTimeout must be between 1000 ms and 3600000 ms, but was 100 ms");
+    assertThatThrownBy(() -> b.maxReconnectDelay(Duration.ofMinutes(10)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("maxReconnectDelay must be between 10 ms and 300000 ms, but was 600000 ms");
+    b.commandTimeout(Duration.ofSeconds(1));
+    assertThatThrownBy(() -> b.commandTimeout(Duration.ofSeconds(2)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("commandTimeout was already set to 1000 ms");
+  }
+
+  @Test
+  void ownResourcesAreReleasedWithTheClient() {
+    RedisClient client = Pools.redis(URL).build();
+    ClientResources resources = client.getResources();
+    assertThat(resources.eventExecutorGroup().isShuttingDown()).isFalse();
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    assertThat(resources.eventExecutorGroup().isTerminated()).isTrue();
+    // A second shutdown is harmless.
+    client.close();
+  }
+
+  @Test
+  void givenResourcesAreLeftToTheirOwner() {
+    ClientResources shared = ClientResources.create();
+    try {
+      RedisClient client = Pools.redis(URL).clientResources(shared).build();
+      assertThat(client.getResources()).isSameAs(shared);
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      assertThat(shared.eventExecutorGroup().isShuttingDown()).isFalse();
+    } finally {
+      shared.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void givenResourcesCannotBeCombinedWithSettingsThatNeedOurOwn() {
+    ClientResources shared = ClientResources.create();
+    try {
+      assertThatThrownBy(
+              () ->
+                  Pools.redis(URL)
+                      .clientResources(shared)
+                      .maxReconnectDelay(Duration.ofSeconds(1))
+                      .build())
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage(
+              "maxReconnectDelay cannot be combined with clientResources: set the reconnect delay"
+                  + " on the ClientResources you pass");
+    } finally {
+      shared.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void clusterClientGetsTheSameOptionsAndTopologyRefresh() {
+    RedisClusterClient client =
+        Pools.redisCluster("redis://127.0.0.1:7000", "redis://:pw@127.0.0.1:7001")
+            .commandTimeout(Duration.ofSeconds(1))
+            .topologyRefreshPeriod(Duration.ofSeconds(30))
+            .build();
+    try {
+      ClusterClientOptions options = (ClusterClientOptions) client.getOptions();
+      assertThat(options.getDisconnectedBehavior()).isEqualTo(DisconnectedBehavior.REJECT_COMMANDS);
+      assertThat(options.getRequestQueueSize()).isEqualTo(10_000);
+      assertThat(options.getTopologyRefreshOptions().isPeriodicRefreshEnabled()).isTrue();
+      assertThat(options.getTopologyRefreshOptions().getRefreshPeriod())
+          .isEqualTo(Duration.ofSeconds(30));
+      assertThat(options.getTopologyRefreshOptions().getAdaptiveRefreshTriggers()).isNotEmpty();
+      ClientResources resources = client.getResources();
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      assertThat(resources.eventExecutorGroup().isTerminated()).isTrue();
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  @Test
+  void clusterSeedsCarryTheCommandTimeout() {
+    assertThat(
+            Pools.redisCluster("redis://a:7000", "redis://b:7001").seeds().stream()
+                .map(RedisURI::getTimeout))
+        .containsExactly(Duration.ofSeconds(5), Duration.ofSeconds(5));
+  }
+}
