@@ -1,13 +1,18 @@
 package dev.bulwark.examples;
 
 import com.sun.net.httpserver.HttpServer;
+import com.zaxxer.hikari.HikariDataSource;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
+import dev.bulwark.pool.PoolProfile;
+import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.TestDatabase;
 import dev.bulwark.testing.TestPostgres;
 import dev.bulwark.testing.TestRedis;
 import dev.bulwark.timeouts.Retry;
 import dev.bulwark.timeouts.RetryBudget;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -23,6 +28,7 @@ import java.sql.SQLTransientConnectionException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
 
 /**
  * Starts a real Redis and PostgreSQL on loopback (through {@code bulwark-testing}) and walks
@@ -49,9 +55,60 @@ public final class Demo {
 
     calculationLimit();
     try (TestDatabase db = postgres.newDatabase()) {
-      requestDeadline(db);
+      try (HikariDataSource api =
+          Pools.postgres(db.jdbcUrl(), db.user(), db.password())
+              .profile(PoolProfile.API)
+              .statementTimeout(Duration.ofSeconds(1))
+              .connectionBudget(40, 4)
+              .build()) {
+        pooledStatementTimeout(api);
+        requestDeadline(api);
+      }
     }
     retryWithBudget();
+    redisClient(redis);
+  }
+
+  /** Findings 7, 8 and 10: a bounded pool whose every connection carries a statement timeout. */
+  private static void pooledStatementTimeout(HikariDataSource api) throws SQLException {
+    System.out.println("== pool: API profile, statement timeout 1 s on every connection");
+    System.out.println("pool " + Pools.snapshot(api));
+    try (Connection c = api.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("select pg_sleep(5)");
+      System.out.println("pg_sleep(5) returned: the statement timeout did not hold");
+    } catch (SQLException e) {
+      System.out.println(
+          "pg_sleep(5) stopped by the server: SQLState " + e.getSQLState() + " " + e.getMessage());
+    }
+  }
+
+  /** Finding 9: a Redis client with bounded timeouts, from a URL. */
+  private static void redisClient(TestRedis redis) {
+    System.out.println("== pool: hardened Redis client from a URL");
+    RedisClient client = Pools.redis(redis.url()).build();
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      connection.sync().set("demo:greeting", "hello");
+      System.out.println(
+          "GET demo:greeting -> "
+              + connection.sync().get("demo:greeting")
+              + " (command timeout "
+              + connection.getTimeout().toMillis()
+              + " ms)");
+      redis.stop();
+      long start = System.nanoTime();
+      try {
+        connection.sync().get("demo:greeting");
+      } catch (RuntimeException e) {
+        System.out.printf(
+            "Redis stopped: GET failed in %d ms with %s%n",
+            Duration.ofNanos(System.nanoTime() - start).toMillis(), e.getClass().getSimpleName());
+      } finally {
+        redis.start();
+      }
+    } finally {
+      client.shutdown();
+    }
   }
 
   /** Finding 11: a calculation limit answered with HTTP 408. */
@@ -96,14 +153,14 @@ public final class Demo {
   }
 
   /** Finding 10: a statement timeout taken from the request's deadline. */
-  private static void requestDeadline(TestDatabase db) throws SQLException {
+  private static void requestDeadline(DataSource db) throws SQLException {
     System.out.println("== timeouts: statement timeout from the request's deadline");
-    try (Connection c = db.connect();
+    try (Connection c = db.getConnection();
         Statement s = c.createStatement()) {
       s.execute("create table orders(id bigint primary key, customer_id bigint not null)");
       s.execute("insert into orders select g, g % 10 from generate_series(1, 1000) g");
     }
-    RequestDeadline handler = new RequestDeadline(db.dataSource());
+    RequestDeadline handler = new RequestDeadline(db);
     System.out.println(
         "orders of customer 3 within a 2 s request: "
             + handler.orderCount(Duration.ofSeconds(2), 3));
