@@ -67,6 +67,7 @@ public final class TimeLimiter implements AutoCloseable {
     this.asyncThreads = builder.asyncThreads < 0 ? DEFAULT_ASYNC_THREADS : builder.asyncThreads;
     this.asyncQueueCapacity =
         builder.asyncQueueCapacity < 0 ? DEFAULT_ASYNC_QUEUE_CAPACITY : builder.asyncQueueCapacity;
+    Watchdog.touch(); // start the shared timer now, not inside the first call's budget
     MeterRegistry registry = builder.meterRegistry;
     this.success = timer(registry, "success");
     this.failure = timer(registry, "failure");
@@ -308,10 +309,35 @@ public final class TimeLimiter implements AutoCloseable {
     }
   }
 
+  /**
+   * Returns what the pool of {@link #submit} is doing now, for health checks.
+   *
+   * @return a snapshot; all zeros before the first {@code submit} and after {@link #close()}
+   */
+  public Snapshot snapshot() {
+    ThreadPoolExecutor current = executor.get();
+    int running = current == null ? 0 : current.getActiveCount();
+    int queued = current == null ? 0 : current.getQueue().size();
+    return new Snapshot(name, timeout, running, queued, asyncQueueCapacity, pending.size());
+  }
+
   @Override
   public String toString() {
     return "TimeLimiter[" + name + ", " + timeout.toMillis() + " ms]";
   }
+
+  /**
+   * The asynchronous side of a {@link TimeLimiter} at one moment.
+   *
+   * @param name the limiter's name
+   * @param timeout its time limit
+   * @param running calls running on its threads
+   * @param queued calls waiting for a thread
+   * @param queueCapacity the most calls that may wait
+   * @param pending futures not yet complete, running and queued calls included
+   */
+  public record Snapshot(
+      String name, Duration timeout, int running, int queued, int queueCapacity, int pending) {}
 
   /** Configures a {@link TimeLimiter}. Each setting may be given once. Not thread-safe. */
   public static final class Builder {

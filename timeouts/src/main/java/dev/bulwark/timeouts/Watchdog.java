@@ -54,6 +54,11 @@ final class Watchdog {
     hooks.allowCoreThreadTimeOut(true);
   }
 
+  /** Initialises the shared timer, so its start-up cost is not paid inside a call's limit. */
+  static void touch() {
+    SHARED.timer.prestartCoreThread();
+  }
+
   ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
     return timer.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
   }

@@ -173,6 +173,11 @@ class TimeLimiterTest {
       CompletableFuture<String> rejected = limiter.submit(() -> "rejected");
       assertThatThrownBy(rejected::join).hasCauseInstanceOf(RejectedExecutionException.class);
       assertThat(count("rejected")).isEqualTo(1);
+      TimeLimiter.Snapshot snapshot = limiter.snapshot();
+      assertThat(snapshot.running()).isEqualTo(1);
+      assertThat(snapshot.queued()).isEqualTo(1);
+      assertThat(snapshot.queueCapacity()).isEqualTo(1);
+      assertThat(snapshot.pending()).isEqualTo(2);
       release.countDown();
       assertThat(running.get(10, TimeUnit.SECONDS)).isTrue();
       assertThat(queued.get(10, TimeUnit.SECONDS)).isEqualTo("queued");
