@@ -76,11 +76,14 @@ final class Checks {
     return String.format(Locale.ROOT, pattern, args);
   }
 
-  /** Throws IAE unless the name is 1 to 64 characters of letters, digits, '.', '_' or '-'. */
+  /**
+   * Throws IAE unless the name is 1 to 63 characters of letters, digits, '.', '_' or '-' (63: what
+   * PostgreSQL keeps of an {@code application_name}).
+   */
   static String name(String setting, String value) {
-    if (!value.matches("[A-Za-z0-9._-]{1,64}")) {
+    if (!value.matches("[A-Za-z0-9._-]{1,63}")) {
       throw invalid(
-          "%s must be 1 to 64 letters, digits, '.', '_' or '-', but was \"%s\"", setting, value);
+          "%s must be 1 to 63 letters, digits, '.', '_' or '-', but was \"%s\"", setting, value);
     }
     return value;
   }

@@ -19,15 +19,20 @@ import org.jspecify.annotations.Nullable;
  *   <tr><td>idleInTransactionSessionTimeout</td><td>60 s</td><td>5 min</td><td>60 s</td></tr>
  * </table>
  *
- * <p>"cores" is {@link Runtime#availableProcessors()} when {@link PostgresPoolBuilder#build()}
- * runs. Every other default is the same for all profiles; see {@link PostgresPoolBuilder}.
- * Immutable and thread-safe.
+ * <p>"cores" is {@link Runtime#availableProcessors()} of the application's host (or container),
+ * read when {@link Pools#postgres(String, String, String)} is called. HikariCP's sizing rule counts
+ * the <em>database server's</em> cores instead, shared by every instance of the application:
+ * whenever more than one instance runs, or the application's host has more cores than the
+ * database's, cap the pools with {@link PostgresPoolBuilder#connectionBudget(int, int, int)}. Every
+ * other default is the same for all profiles; see {@link PostgresPoolBuilder}. Immutable and
+ * thread-safe.
  */
 public enum PoolProfile {
   /**
-   * Request-serving pool: small (cores &times; 2 + 1, the HikariCP sizing rule for a database on
-   * SSD), quick to give up when exhausted (3 s), and a 30 s statement timeout so a runaway query
-   * cannot hold a connection that requests are queueing for.
+   * Request-serving pool: small (cores &times; 2 + 1, after the HikariCP sizing rule for a database
+   * on SSD, here with the application host's cores), quick to give up when exhausted (3 s), and a
+   * 30 s statement timeout so a runaway query cannot hold a connection that requests are queueing
+   * for.
    */
   API("api", 2, Duration.ofSeconds(3), Duration.ofSeconds(30), Duration.ofSeconds(60)),
 

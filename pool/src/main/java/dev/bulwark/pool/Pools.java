@@ -27,13 +27,14 @@ public final class Pools {
   private Pools() {}
 
   /**
-   * Starts a PostgreSQL pool builder.
+   * Starts a PostgreSQL pool builder. The profiles' pool sizes count the cores this JVM sees
+   * ({@link Runtime#availableProcessors()}), read here.
    *
    * @param jdbcUrl a pgjdbc URL, {@code jdbc:postgresql://host:port/database}; it may carry other
    *     pgjdbc parameters ({@code sslmode}, {@code prepareThreshold}, ...) but not those the
    *     builder sets: {@code user}, {@code password}, {@code options}, {@code socketTimeout},
    *     {@code connectTimeout}, {@code loginTimeout}, {@code ApplicationName}, {@code
-   *     tcpKeepAlive}, {@code readOnly}
+   *     tcpKeepAlive}, {@code readOnly}, {@code readOnlyMode}
    * @param user the role to log in as
    * @param password its password; empty when the server does not ask for one
    * @return a new builder
@@ -57,9 +58,8 @@ public final class Pools {
    *     never shows the password
    */
   public static RedisClientBuilder redis(String url) {
-    RedisURI uri =
-        RedisSettings.parse("url", url, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
-    return new RedisClientBuilder(uri, new RedisSettings(RedisSettings.Transport.DETECTED));
+    RedisSettings.parse("url", url, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
+    return new RedisClientBuilder(url, new RedisSettings(RedisSettings.Transport.DETECTED));
   }
 
   /**
@@ -74,16 +74,17 @@ public final class Pools {
    */
   public static RedisClusterClientBuilder redisCluster(String seedUrl, String... moreSeedUrls) {
     Objects.requireNonNull(moreSeedUrls, "moreSeedUrls");
-    List<RedisURI> seeds = new ArrayList<>();
-    seeds.add(RedisSettings.parse("seedUrl", seedUrl, "redis", "rediss"));
+    List<String> seeds = new ArrayList<>();
+    boolean tls = RedisSettings.parse("seedUrl", seedUrl, "redis", "rediss").isSsl();
+    seeds.add(seedUrl);
     for (String url : moreSeedUrls) {
       RedisURI seed = RedisSettings.parse("seedUrl", url, "redis", "rediss");
-      if (seed.isSsl() != seeds.get(0).isSsl()) {
+      if (seed.isSsl() != tls) {
         throw Checks.invalid(
             "seedUrl must use TLS like the first seed (%s), but was %s",
-            seeds.get(0).isSsl(), RedisSettings.masked(url));
+            tls, RedisSettings.masked(url));
       }
-      seeds.add(seed);
+      seeds.add(url);
     }
     return new RedisClusterClientBuilder(
         seeds, new RedisSettings(RedisSettings.Transport.DETECTED));

@@ -32,18 +32,20 @@ import org.jspecify.annotations.Nullable;
  * the acquire timeout, the statement timeout and the idle-in-transaction timeout. The others are:
  * validation timeout the smaller of 1 s and half the acquire timeout; lock timeout a third of the
  * statement timeout; max lifetime 30 min (or 5 s less than {@link #infrastructureIdleLimit}, when
- * that is shorter); keepalive 2 min (half the max lifetime, at least 30 s, when the lifetime is
- * under 4 min); leak detection off; socket timeout the statement timeout plus 15 s, rounded up to
- * whole seconds; connect timeout 3 s; login timeout 5 s (or the connect timeout, if longer);
- * minimum idle equal to the maximum pool size (a fixed-size pool); application name the pool name;
- * server settings through {@link ServerSettings#STARTUP_OPTIONS}. pgjdbc's {@code tcpKeepAlive} is
- * always on.
+ * that is shorter); keepalive half the max lifetime, at most 2 min, and off when that would be
+ * under 30 s (a max lifetime under 60 s); leak detection off; socket timeout the statement timeout
+ * plus 15 s, rounded up to whole seconds; connect timeout 3 s; login timeout 5 s (or the connect
+ * timeout, if longer); minimum idle equal to the maximum pool size (a fixed-size pool); HikariCP's
+ * idle timeout, which retires idle connections above the minimum, the smaller of 10 min and half
+ * the max lifetime; application name the pool name; server settings through {@link
+ * ServerSettings#STARTUP_OPTIONS}. pgjdbc's {@code tcpKeepAlive} is always on.
  *
  * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
  * setter; a setting given twice throws {@link IllegalStateException}. {@link #build()} checks the
  * settings against each other, defaults included, and throws {@link IllegalArgumentException}
- * naming the rule and both values; the rules are listed there. Messages have the form {@code
- * "<setting> must be <rule>, but was <value> <unit>"} and are stable.
+ * naming the rule and both values, or {@link IllegalStateException} for settings that cannot be
+ * combined; the rules are listed there. Messages have the form {@code "<setting> must be <rule>,
+ * but was <value> <unit>"} and are stable.
  *
  * <p>Not thread-safe: configure it on one thread, call {@link #build()} once or more; each call
  * returns a new pool.
@@ -63,6 +65,7 @@ public final class PostgresPoolBuilder {
   static final Duration MIN_KEEPALIVE_TIME = Duration.ofSeconds(30);
   static final Duration MAX_KEEPALIVE_TIME = Duration.ofHours(24);
   static final Duration DEFAULT_KEEPALIVE_TIME = Duration.ofMinutes(2);
+  static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(10);
   static final Duration MIN_LEAK_DETECTION_THRESHOLD = Duration.ofSeconds(2);
   static final Duration MAX_LEAK_DETECTION_THRESHOLD = Duration.ofHours(24);
   static final Duration MIN_SOCKET_TIMEOUT = Duration.ofSeconds(1);
@@ -93,7 +96,8 @@ public final class PostgresPoolBuilder {
           "loginTimeout",
           "ApplicationName",
           "tcpKeepAlive",
-          "readOnly");
+          "readOnly",
+          "readOnlyMode");
 
   private final String jdbcUrl;
   private final String user;
@@ -175,7 +179,9 @@ public final class PostgresPoolBuilder {
   /**
    * Sets the largest number of connections the pool opens. Default: from the profile, capped by
    * {@link #connectionBudget(int, int, int)}. A pool of cores &times; 2 + 1 connections usually
-   * serves more requests per second than a larger one: the database has only so many cores.
+   * serves more requests per second than a larger one: the database has only so many cores. The
+   * profile's default counts the application host's cores; with more than one instance, set a
+   * connection budget too.
    *
    * @param size 1 to 10,000 connections; at least 2 for the API profile
    * @return this builder
@@ -191,7 +197,8 @@ public final class PostgresPoolBuilder {
   /**
    * Sets how many idle connections the pool keeps open. Default: the maximum pool size, so the pool
    * has a fixed size and never pays connection setup on a burst. Below the maximum, idle
-   * connections above this number close after HikariCP's idle timeout (10 min).
+   * connections above this number close after HikariCP's idle timeout: 10 min, or half the max
+   * lifetime when that is shorter.
    *
    * @param count 0 to 10,000 connections, at most the maximum pool size
    * @return this builder
@@ -303,8 +310,8 @@ public final class PostgresPoolBuilder {
    * together. Default: 30 min, or 5 s less than the {@linkplain #infrastructureIdleLimit
    * infrastructure idle limit} when that is shorter.
    *
-   * @param lifetime 30 s to 24 h; more than the keepalive time and at least 5 s less than the
-   *     infrastructure idle limit
+   * @param lifetime 30 s to 24 h; more than the keepalive time (when on) and at least 5 s less than
+   *     the infrastructure idle limit
    * @return this builder
    * @throws IllegalArgumentException if {@code lifetime} is out of range
    * @throws IllegalStateException if it was already set
@@ -322,21 +329,24 @@ public final class PostgresPoolBuilder {
 
   /**
    * Sets how often HikariCP pings an idle connection, which keeps firewalls and NAT gateways from
-   * dropping it and finds dead ones before a caller does. Default: 2 min.
+   * dropping it and finds dead ones before a caller does. {@link Duration#ZERO} turns it off.
+   * Default: half the max lifetime, at most 2 min; off when that would be under 30 s (a max
+   * lifetime under 60 s: such connections are retired, idle or not, before any infrastructure idle
+   * limit).
    *
-   * @param interval 30 s to 24 h, less than the max lifetime
+   * @param interval zero, or 30 s to 24 h and less than the max lifetime
    * @return this builder
    * @throws IllegalArgumentException if {@code interval} is out of range
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder keepaliveTime(Duration interval) {
     Checks.unset("keepaliveTime", keepaliveTime, shownMillis(keepaliveTime));
+    Objects.requireNonNull(interval, "interval");
     this.keepaliveTime =
-        Checks.millisBetween(
-            "keepaliveTime",
-            Objects.requireNonNull(interval, "interval"),
-            MIN_KEEPALIVE_TIME,
-            MAX_KEEPALIVE_TIME);
+        interval.isZero()
+            ? interval
+            : Checks.millisBetween(
+                "keepaliveTime", interval, MIN_KEEPALIVE_TIME, MAX_KEEPALIVE_TIME);
     return this;
   }
 
@@ -431,8 +441,8 @@ public final class PostgresPoolBuilder {
   /**
    * Declares the shortest time after which something between the pool and PostgreSQL closes a
    * connection: a firewall or NAT idle timeout, a load balancer, PgBouncer's {@code
-   * server_idle_timeout} or {@code client_idle_timeout}, PostgreSQL's {@code idle_session_timeout}.
-   * The max lifetime must then be at least 5 s shorter (and its default becomes so). Default: none.
+   * client_idle_timeout}, PostgreSQL's {@code idle_session_timeout}. The max lifetime must then be
+   * at least 5 s shorter (and its default becomes so). Default: none.
    *
    * @param limit 35 s to 7 days
    * @return this builder
@@ -472,8 +482,14 @@ public final class PostgresPoolBuilder {
   }
 
   /**
-   * Makes every connection read-only: HikariCP marks it read-only and the server rejects writes
-   * ({@code default_transaction_read_only}, SQLState {@code 25006}), also in auto-commit mode.
+   * Makes every connection read-only, so the server rejects writes with SQLState {@code 25006},
+   * also in auto-commit mode: HikariCP marks each connection read-only and pgjdbc, told {@code
+   * readOnlyMode=always}, makes the session read-only ({@code SET SESSION CHARACTERISTICS AS
+   * TRANSACTION READ ONLY}) and begins every transaction {@code READ ONLY}; {@code
+   * default_transaction_read_only} travels with the other server settings. With {@link
+   * ServerSettings#STARTUP_OPTIONS} it is the session's default and holds after {@code RESET ALL};
+   * with the other two, a {@code RESET ALL} or {@code DISCARD ALL} by application code lifts it for
+   * auto-commit statements on that connection (transactions still begin {@code READ ONLY}).
    * Default: false.
    *
    * @param readOnly true for a read-only pool
@@ -489,10 +505,11 @@ public final class PostgresPoolBuilder {
   /**
    * Sets the pool name: the {@code pool} tag of HikariCP's meters, the {@code name} tag of {@code
    * bulwark.pool.utilization}, the thread names ({@code bulwark-pool-<name>-<n>}) and the default
-   * application name. Pools that share a meter registry need distinct names. Default: {@code api},
-   * {@code worker} or {@code custom}, after the profile.
+   * application name. Pools that share a meter registry need distinct names: {@link #build()} fails
+   * otherwise. Default: {@code api}, {@code worker} or {@code custom}, after the profile.
    *
-   * @param name 1 to 64 letters, digits, '.', '_' or '-'
+   * @param name 1 to 63 letters, digits, '.', '_' or '-' (PostgreSQL truncates an {@code
+   *     application_name} after 63)
    * @return this builder
    * @throws IllegalArgumentException if {@code name} does not match
    * @throws IllegalStateException if it was already set
@@ -594,7 +611,8 @@ public final class PostgresPoolBuilder {
    *   <li>with a connection budget: its cap &ge; the profile's smallest pool, and maximumPoolSize
    *       &le; the cap;
    *   <li>validationTimeout &lt; connectionTimeout;
-   *   <li>keepaliveTime &lt; maxLifetime; leakDetectionThreshold (when on) &lt; maxLifetime;
+   *   <li>keepaliveTime (when on) &lt; maxLifetime; leakDetectionThreshold (when on) &lt;
+   *       maxLifetime;
    *   <li>maxLifetime &le; infrastructureIdleLimit &minus; 5 s (when the limit is set);
    *   <li>lockTimeout &le; statementTimeout;
    *   <li>socketTimeout &ge; statementTimeout + 5 s;
@@ -603,7 +621,9 @@ public final class PostgresPoolBuilder {
    *
    * @return a running pool; the caller closes it
    * @throws IllegalStateException if the profile is CUSTOM and maximumPoolSize, connectionTimeout
-   *     or statementTimeout is not set
+   *     or statementTimeout is not set; if lockTimeout or idleInTransactionSessionTimeout is set
+   *     with {@link ServerSettings#SERVER_DEFAULTS}, which sends neither; or if the meter registry
+   *     already holds the meters of a pool with the same name
    * @throws IllegalArgumentException if a rule above is broken
    * @throws RuntimeException HikariCP's {@code PoolInitializationException} if the first connection
    *     cannot be opened
@@ -654,12 +674,15 @@ public final class PostgresPoolBuilder {
     }
     Duration keepalive = keepaliveTime;
     if (keepalive == null) {
+      // Half the lifetime leaves room for a ping; below HikariCP's 30 s floor there is none, and
+      // a connection that lives under a minute is retired, idle or not, before any idle limit.
+      Duration half = half(lifetime);
       keepalive =
-          lifetime.compareTo(DEFAULT_KEEPALIVE_TIME.multipliedBy(2)) > 0
-              ? DEFAULT_KEEPALIVE_TIME
-              : max(MIN_KEEPALIVE_TIME, half(lifetime));
+          half.compareTo(MIN_KEEPALIVE_TIME) < 0
+              ? Duration.ZERO
+              : min(DEFAULT_KEEPALIVE_TIME, half);
     }
-    if (keepalive.compareTo(lifetime) >= 0) {
+    if (!keepalive.isZero() && keepalive.compareTo(lifetime) >= 0) {
       throw Checks.invalid(
           "keepaliveTime must be less than maxLifetime (%s), but was %s",
           millis(lifetime), millis(keepalive));
@@ -697,7 +720,7 @@ public final class PostgresPoolBuilder {
     if (socket.compareTo(statement.plus(SOCKET_TIMEOUT_MARGIN)) < 0) {
       throw Checks.invalid(
           "socketTimeout must be at least statementTimeout (%s) + %s, but was %s",
-          millis(statement), seconds(SOCKET_TIMEOUT_MARGIN), seconds(socket));
+          millis(statement), millis(SOCKET_TIMEOUT_MARGIN), millis(socket));
     }
     Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
     Duration login = loginTimeout == null ? max(DEFAULT_LOGIN_TIMEOUT, connect) : loginTimeout;
@@ -707,7 +730,38 @@ public final class PostgresPoolBuilder {
           seconds(login), seconds(connect));
     }
 
+    ServerSettings via = serverSettings == null ? ServerSettings.STARTUP_OPTIONS : serverSettings;
+    if (via == ServerSettings.SERVER_DEFAULTS) {
+      List<String> unsent = new ArrayList<>();
+      if (lockTimeout != null) {
+        unsent.add("lockTimeout");
+      }
+      if (idleInTransactionSessionTimeout != null) {
+        unsent.add("idleInTransactionSessionTimeout");
+      }
+      if (!unsent.isEmpty()) {
+        throw new IllegalStateException(
+            Checks.format(
+                "%s cannot be combined with serverSettingsVia(SERVER_DEFAULTS), which sends no"
+                    + " server settings: set %s on the server (ALTER ROLE ... SET) and leave %s"
+                    + " unset",
+                String.join(" and ", unsent),
+                unsent.size() == 1 ? "it" : "them",
+                unsent.size() == 1 ? "it" : "them"));
+      }
+    }
+
     String name = poolName == null ? p.poolName() : poolName;
+    MeterRegistry registry = meterRegistry;
+    if (registry != null
+        && (registry.find(MeteredTrackerFactory.UTILIZATION).tag("name", name).meter() != null
+            || registry.find("hikaricp.connections").tag("pool", name).meter() != null)) {
+      throw new IllegalStateException(
+          Checks.format(
+              "meterRegistry already holds the meters of a pool named \"%s\": give each pool its"
+                  + " own poolName",
+              name));
+    }
     return new Resolved(
         p,
         name,
@@ -720,13 +774,14 @@ public final class PostgresPoolBuilder {
         lock,
         lifetime,
         keepalive,
+        min(DEFAULT_IDLE_TIMEOUT, half(lifetime)),
         leak,
         socket,
         connect,
         login,
         applicationName == null ? name : applicationName,
         Boolean.TRUE.equals(readOnly),
-        serverSettings == null ? ServerSettings.STARTUP_OPTIONS : serverSettings);
+        via);
   }
 
   private int sizeWithinBudget(PoolProfile p, @Nullable Integer max) {
@@ -872,6 +927,7 @@ public final class PostgresPoolBuilder {
       Duration lockTimeout,
       Duration maxLifetime,
       Duration keepaliveTime,
+      Duration idleTimeout,
       Duration leakDetectionThreshold,
       Duration socketTimeout,
       Duration connectTimeout,
@@ -920,9 +976,17 @@ public final class PostgresPoolBuilder {
       config.setConnectionTimeout(connectionTimeout.toMillis());
       config.setValidationTimeout(validationTimeout.toMillis());
       config.setMaxLifetime(maxLifetime.toMillis());
-      config.setKeepaliveTime(keepaliveTime.toMillis());
+      config.setKeepaliveTime(keepaliveTime.toMillis()); // 0: off
+      if (minimumIdle < maximumPoolSize) {
+        // Only a pool that shrinks uses it; HikariCP warns about one set on a fixed-size pool.
+        config.setIdleTimeout(idleTimeout.toMillis());
+      }
       config.setLeakDetectionThreshold(leakDetectionThreshold.toMillis());
       config.setReadOnly(readOnly);
+      if (readOnly) {
+        // pgjdbc's default ("transaction") leaves auto-commit statements free to write.
+        config.addDataSourceProperty("readOnlyMode", "always");
+      }
       config.setThreadFactory(new NamedThreadFactory(poolName));
       config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.getSeconds()));
       config.addDataSourceProperty("connectTimeout", String.valueOf(connectTimeout.getSeconds()));

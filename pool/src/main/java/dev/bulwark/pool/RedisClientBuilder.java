@@ -7,6 +7,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.resource.ClientResources;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.StringJoiner;
 
 /**
  * Builds a Lettuce {@link RedisClient} for one Redis server (or a Sentinel-managed one) whose every
@@ -22,7 +23,9 @@ import java.time.Duration;
  * pool ({@code io.lettuce.core.support.ConnectionPoolSupport}) or a dedicated connection is needed
  * only for commands that change the connection's state or block it: {@code MULTI}/{@code EXEC}
  * transactions and {@code WATCH}, blocking commands ({@code BLPOP}, {@code BRPOP}, {@code XREAD
- * BLOCK}, {@code WAIT}), {@code SELECT} of another database, and Pub/Sub subscriptions.
+ * BLOCK}, {@code WAIT}), {@code SELECT} of another database, and Pub/Sub subscriptions. A blocking
+ * command's wait must be shorter than the command timeout, or the client gives up first: raise the
+ * dedicated connection's timeout with {@code connection.setTimeout(...)}.
  *
  * <p><b>Defaults.</b> Connect timeout 2 s; command timeout 5 s (Lettuce's is 60 s), applied to
  * every API (synchronous, async, reactive); TCP keepalive idle 30 s, interval 10 s, count 3 where
@@ -31,7 +34,8 @@ import java.time.Duration;
  * (Netty's native transports; on NIO it is left out); request queue 10,000 commands (Lettuce's is
  * unbounded); {@link DisconnectedBehavior#REJECT_COMMANDS} while disconnected; automatic
  * reconnection with a jittered exponential delay from 10 ms up to 2 s (Lettuce's grows to 30 s);
- * new {@link ClientResources}, released when the client shuts down.
+ * new {@link ClientResources}, whose threads are named {@code bulwark-pool-redis-<kind>-<n>} and
+ * which are released when the client shuts down.
  *
  * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
  * setter; a setting given twice throws {@link IllegalStateException}; {@link #build()} throws
@@ -40,11 +44,12 @@ import java.time.Duration;
  * <p>Not thread-safe: configure it on one thread. The client it builds is thread-safe.
  */
 public final class RedisClientBuilder {
-  private final RedisURI uri;
+  private final String url;
   private final RedisSettings settings;
 
-  RedisClientBuilder(RedisURI uri, RedisSettings settings) {
-    this.uri = uri;
+  /** {@code url} must have passed {@link RedisSettings#parse}. */
+  RedisClientBuilder(String url, RedisSettings settings) {
+    this.url = url;
     this.settings = settings;
   }
 
@@ -64,7 +69,9 @@ public final class RedisClientBuilder {
   /**
    * Sets how long a command waits for its answer before it fails with {@code
    * RedisCommandTimeoutException}, on every API. It replaces a {@code timeout} parameter of the
-   * URL. Default: 5 s.
+   * URL. It is each connection's initial timeout: {@code connection.setTimeout(Duration)} changes
+   * it for that connection alone, for example a dedicated connection for blocking commands ({@code
+   * BLPOP} with a 10 s wait needs more than 10 s). Default: 5 s.
    *
    * @param timeout 10 ms to 10 min
    * @return this builder
@@ -199,15 +206,29 @@ public final class RedisClientBuilder {
    */
   public RedisClient build() {
     settings.check();
-    ClientResources resources = settings.resources();
+    ClientResources resources = settings.resources("redis");
     RedisClient client =
-        new OwningRedisClient(resources, settings.withTimeout(uri), settings.ownsResources());
+        new OwningRedisClient(resources, settings.uri(url), settings.ownsResources());
     client.setOptions(settings.applyTo(ClientOptions.builder()).build());
     return client;
   }
 
   /** Returns the URI the client will connect to; package-private for tests. */
   RedisURI uri() {
-    return settings.withTimeout(uri);
+    return settings.uri(url);
+  }
+
+  /**
+   * Lists the URL, its user-info masked, and the settings given so far.
+   *
+   * @return for example {@code RedisClientBuilder{url=rediss://***@cache:6380/0,
+   *     commandTimeout=1000 ms}}
+   */
+  @Override
+  public String toString() {
+    StringJoiner s = new StringJoiner(", ", "RedisClientBuilder{", "}");
+    s.add("url=" + RedisSettings.masked(url));
+    settings.describe(s);
+    return s.toString();
   }
 }

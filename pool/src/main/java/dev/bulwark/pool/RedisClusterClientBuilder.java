@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.StringJoiner;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
@@ -24,9 +25,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>It has the settings and defaults of {@link RedisClientBuilder} (one shared connection, 5 s
  * command timeout, bounded request queue, commands rejected while disconnected, bounded reconnect
- * delay, keepalive, {@code TCP_USER_TIMEOUT} where available, resources released on shutdown),
- * applied to the connection of every node, plus periodic (60 s) and adaptive refresh of the cluster
- * topology.
+ * delay, keepalive, {@code TCP_USER_TIMEOUT} where available, resources released on shutdown, their
+ * threads named {@code bulwark-pool-redis-cluster-<kind>-<n>}), applied to the connection of every
+ * node, plus periodic (60 s) and adaptive refresh of the cluster topology.
  *
  * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
  * setter; a setting given twice throws {@link IllegalStateException}; {@link #build()} throws
@@ -35,11 +36,12 @@ import org.jspecify.annotations.Nullable;
  * <p>Not thread-safe: configure it on one thread. The client it builds is thread-safe.
  */
 public final class RedisClusterClientBuilder {
-  private final List<RedisURI> seeds;
+  private final List<String> seeds;
   private final RedisSettings settings;
   private @Nullable Duration topologyRefreshPeriod;
 
-  RedisClusterClientBuilder(List<RedisURI> seeds, RedisSettings settings) {
+  /** Each seed must have passed {@link RedisSettings#parse}. */
+  RedisClusterClientBuilder(List<String> seeds, RedisSettings settings) {
     this.seeds = List.copyOf(seeds);
     this.settings = settings;
   }
@@ -85,7 +87,9 @@ public final class RedisClusterClientBuilder {
   /**
    * Sets how long a command waits for its answer before it fails with {@code
    * RedisCommandTimeoutException}, on every API. It replaces a {@code timeout} parameter of the
-   * URL. Default: 5 s.
+   * URL. It is each connection's initial timeout: {@code connection.setTimeout(Duration)} changes
+   * it for that connection alone, for example a dedicated connection for blocking commands ({@code
+   * BLPOP} with a 10 s wait needs more than 10 s). Default: 5 s.
    *
    * @param timeout 10 ms to 10 min
    * @return this builder
@@ -219,8 +223,8 @@ public final class RedisClusterClientBuilder {
    */
   public RedisClusterClient build() {
     settings.check();
-    ClientResources resources = settings.resources();
-    List<RedisURI> uris = seeds.stream().map(settings::withTimeout).collect(Collectors.toList());
+    ClientResources resources = settings.resources("redis-cluster");
+    List<RedisURI> uris = seeds();
     RedisClusterClient client =
         new OwningRedisClusterClient(resources, uris, settings.ownsResources());
     client.setOptions(
@@ -239,6 +243,24 @@ public final class RedisClusterClientBuilder {
 
   /** Returns the seed URIs the client will start from; package-private for tests. */
   List<RedisURI> seeds() {
-    return seeds.stream().map(settings::withTimeout).collect(Collectors.toList());
+    return seeds.stream().map(settings::uri).collect(Collectors.toList());
+  }
+
+  /**
+   * Lists the seed URLs, their user-info masked, and the settings given so far.
+   *
+   * @return for example {@code RedisClusterClientBuilder{seeds=[redis://***@node-1:6379,
+   *     redis://***@node-2:6379], topologyRefreshPeriod=30000 ms}}
+   */
+  @Override
+  public String toString() {
+    StringJoiner s = new StringJoiner(", ", "RedisClusterClientBuilder{", "}");
+    s.add(
+        seeds.stream()
+            .map(RedisSettings::masked)
+            .collect(Collectors.joining(", ", "seeds=[", "]")));
+    RedisSettings.add(s, "topologyRefreshPeriod", topologyRefreshPeriod);
+    settings.describe(s);
+    return s.toString();
   }
 }

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.StringJoiner;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -95,7 +96,11 @@ final class RedisSettings {
     this.transport = transport;
   }
 
-  /** Parses a URL, refusing anything but the given schemes; the message never shows a password. */
+  /**
+   * Parses a URL, refusing anything but the given schemes. The message never shows a password: the
+   * user-info part is masked, Lettuce's own message (which may quote the URL) is left out and no
+   * cause is chained.
+   */
   static RedisURI parse(String setting, String url, String... schemes) {
     Objects.requireNonNull(url, setting);
     int colon = url.indexOf("://");
@@ -107,17 +112,39 @@ final class RedisSettings {
     try {
       return RedisURI.create(url);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException(
-          Checks.format(
-              "%s must be a valid Redis URL, but was %s (%s)",
-              setting, masked(url), e.getMessage()),
-          e);
+      // Neither e's message nor e itself: both may carry the URL, password included.
+      throw Checks.invalid("%s must be a valid Redis URL, but was %s", setting, masked(url));
     }
   }
 
-  /** Replaces the user-info part of a URL, which may hold a password, with {@code ***}. */
+  /**
+   * Replaces the user-info part of a URL, which may hold a password, with {@code ***}: everything
+   * from after {@code ://} (or from the start, without one) up to the last {@code @}. A password
+   * may itself contain {@code /}, {@code @} or {@code #}, so the last {@code @} is the only safe
+   * end; when an {@code @} sits in the path or query instead, more than the user-info is masked,
+   * never less.
+   */
   static String masked(String url) {
-    return url.replaceFirst("://[^/@]*@", "://***@");
+    int scheme = url.indexOf("://");
+    int start = scheme < 0 ? 0 : scheme + 3;
+    int at = url.lastIndexOf('@');
+    if (at < start) {
+      return url;
+    }
+    return url.substring(0, start) + "***" + url.substring(at);
+  }
+
+  /**
+   * A new URI for a URL that {@link #parse} accepted, whose timeout, and that of each Sentinel
+   * (which bounds the lookup of the primary), is the command timeout. Parsed afresh on every call:
+   * a {@link RedisURI} is mutable, and {@code RedisURI.builder(uri)} would drop the Sentinel nodes
+   * and master id.
+   */
+  RedisURI uri(String url) {
+    RedisURI uri = RedisURI.create(url);
+    uri.setTimeout(commandTimeout());
+    uri.getSentinels().forEach(sentinel -> sentinel.setTimeout(commandTimeout()));
+    return uri;
   }
 
   void connectTimeout(Duration timeout) {
@@ -204,11 +231,6 @@ final class RedisSettings {
     return commandTimeout == null ? DEFAULT_COMMAND_TIMEOUT : commandTimeout;
   }
 
-  /** A copy of {@code uri} whose timeout (the synchronous API's wait) is the command timeout. */
-  RedisURI withTimeout(RedisURI uri) {
-    return RedisURI.builder(uri).withTimeout(commandTimeout()).build();
-  }
-
   /** Checks what can only be checked once every setting is known, before anything is created. */
   void check() {
     if (clientResources != null && maxReconnectDelay != null) {
@@ -237,14 +259,17 @@ final class RedisSettings {
 
   /** Applies the shared options to a Lettuce options builder (plain or cluster). */
   <B extends ClientOptions.Builder> B applyTo(B options) {
-    Duration command = commandTimeout();
     options.autoReconnect(true);
     options.pingBeforeActivateConnection(true);
     options.disconnectedBehavior(
         disconnectedBehavior == null ? DisconnectedBehavior.REJECT_COMMANDS : disconnectedBehavior);
     options.requestQueueSize(
         requestQueueSize == null ? DEFAULT_REQUEST_QUEUE_SIZE : requestQueueSize);
-    options.timeoutOptions(TimeoutOptions.builder().fixedTimeout(command).build());
+    // The connection's own timeout (the URI's, which is the command timeout) bounds every command
+    // on every API; connection.setTimeout(...) raises it for one connection, for blocking commands.
+    // fixedTimeout(...) would ignore setTimeout.
+    options.timeoutOptions(
+        TimeoutOptions.builder().timeoutCommands(true).connectionTimeout().build());
     options.socketOptions(socketOptions());
     return options;
   }
@@ -293,8 +318,12 @@ final class RedisSettings {
     return clientResources == null;
   }
 
-  /** The caller's resources, or new ones with a bounded, jittered reconnect delay. */
-  ClientResources resources() {
+  /**
+   * The caller's resources, or new ones with a bounded, jittered reconnect delay whose threads are
+   * named {@code bulwark-pool-<name>-<kind>-<n>}, for example {@code
+   * bulwark-pool-redis-nioEventLoop-1}.
+   */
+  ClientResources resources(String name) {
     ClientResources given = clientResources;
     if (given != null) {
       return given;
@@ -302,6 +331,9 @@ final class RedisSettings {
     Duration max = maxReconnectDelay == null ? DEFAULT_MAX_RECONNECT_DELAY : maxReconnectDelay;
     ClientResources.Builder resources =
         ClientResources.builder()
+            .threadFactoryProvider(
+                lettucePool ->
+                    new NettyThreadFactory(name + "-" + lettucePool.replaceFirst("^lettuce-", "")))
             .reconnectDelay(
                 Delay.fullJitter(
                     MIN_RECONNECT_DELAY,
@@ -314,6 +346,31 @@ final class RedisSettings {
           new MicrometerCommandLatencyRecorder(registry, MicrometerOptions.create()));
     }
     return resources.build();
+  }
+
+  /** Adds {@code setting=value} for each setting that was given, none of them secret. */
+  void describe(StringJoiner out) {
+    add(out, "connectTimeout", connectTimeout);
+    add(out, "commandTimeout", commandTimeout);
+    add(out, "keepAlive", keepAlive);
+    add(out, "tcpUserTimeout", tcpUserTimeout);
+    add(out, "requestQueueSize", requestQueueSize);
+    add(out, "disconnectedBehavior", disconnectedBehavior);
+    add(out, "maxReconnectDelay", maxReconnectDelay);
+    if (clientResources != null) {
+      out.add("clientResources=" + clientResources.getClass().getSimpleName());
+    }
+    if (meterRegistry != null) {
+      out.add("meterRegistry=" + meterRegistry.getClass().getSimpleName());
+    }
+  }
+
+  static void add(StringJoiner out, String name, @Nullable Object value) {
+    if (value instanceof Duration) {
+      out.add(name + "=" + millis((Duration) value));
+    } else if (value != null) {
+      out.add(name + "=" + value);
+    }
   }
 
   private static String shown(@Nullable Duration d) {

@@ -38,7 +38,9 @@ public enum ServerSettings {
    * The pool sends nothing: the limits are configured on the server, for example {@code ALTER ROLE
    * app SET statement_timeout = '30s'}, which every server connection of that role gets whatever
    * pooler is in between. The builder still uses its {@code statementTimeout} to check {@code
-   * socketTimeout}, so set it to the value the server enforces.
+   * socketTimeout}, so set it to the value the server enforces. Setting {@code lockTimeout} or
+   * {@code idleInTransactionSessionTimeout} makes {@code build()} throw {@link
+   * IllegalStateException}: the pool would never send them.
    */
   SERVER_DEFAULTS
 }

@@ -3,6 +3,8 @@ package dev.bulwark.pool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -33,6 +35,7 @@ class PostgresPoolBuilderTest {
       assertThat(r.lockTimeout()).isEqualTo(Duration.ofSeconds(10));
       assertThat(r.maxLifetime()).isEqualTo(Duration.ofMinutes(30));
       assertThat(r.keepaliveTime()).isEqualTo(Duration.ofMinutes(2));
+      assertThat(r.idleTimeout()).isEqualTo(Duration.ofMinutes(10));
       assertThat(r.leakDetectionThreshold()).isZero();
       assertThat(r.socketTimeout()).isEqualTo(Duration.ofSeconds(45));
       assertThat(r.connectTimeout()).isEqualTo(Duration.ofSeconds(3));
@@ -92,7 +95,49 @@ class PostgresPoolBuilderTest {
       assertThat(r.lockTimeout()).isEqualTo(Duration.ofMillis(833));
       assertThat(r.loginTimeout()).isEqualTo(Duration.ofSeconds(8));
       assertThat(r.maxLifetime()).isEqualTo(Duration.ofSeconds(55));
-      assertThat(r.keepaliveTime()).isEqualTo(Duration.ofSeconds(30));
+      // Half of 55 s is under HikariCP's 30 s floor: no keepalive; the lifetime ends first.
+      assertThat(r.keepaliveTime()).isZero();
+      assertThat(r.idleTimeout()).isEqualTo(Duration.ofMillis(27_500));
+    }
+
+    @Test
+    void defaultKeepaliveIsHalfTheLifetimeAtMostTwoMinutesAndOffBelowThirtySeconds() {
+      assertThat(keepaliveFor(Duration.ofMinutes(5))).isEqualTo(Duration.ofMinutes(2));
+      assertThat(keepaliveFor(Duration.ofMinutes(4))).isEqualTo(Duration.ofMinutes(2));
+      assertThat(keepaliveFor(Duration.ofMinutes(3))).isEqualTo(Duration.ofSeconds(90));
+      assertThat(keepaliveFor(Duration.ofSeconds(60))).isEqualTo(Duration.ofSeconds(30));
+      assertThat(keepaliveFor(Duration.ofSeconds(59))).isZero();
+      assertThat(keepaliveFor(Duration.ofSeconds(30))).isZero();
+    }
+
+    private Duration keepaliveFor(Duration maxLifetime) {
+      return builder().maxLifetime(maxLifetime).resolve().keepaliveTime();
+    }
+
+    @Test
+    void documentedLowerBoundsBuild() {
+      PostgresPoolBuilder.Resolved shortest =
+          builder().maxLifetime(Duration.ofSeconds(30)).resolve();
+      assertThat(shortest.keepaliveTime()).isZero();
+      assertThat(shortest.idleTimeout()).isEqualTo(Duration.ofSeconds(15));
+      PostgresPoolBuilder.Resolved tightest =
+          builder().infrastructureIdleLimit(Duration.ofSeconds(35)).resolve();
+      assertThat(tightest.maxLifetime()).isEqualTo(Duration.ofSeconds(30));
+      assertThat(tightest.keepaliveTime()).isZero();
+      assertThat(
+              builder()
+                  .maxLifetime(Duration.ofSeconds(31))
+                  .keepaliveTime(Duration.ofSeconds(30))
+                  .resolve()
+                  .keepaliveTime())
+          .isEqualTo(Duration.ofSeconds(30));
+      assertThat(
+              builder()
+                  .keepaliveTime(Duration.ZERO)
+                  .resolve()
+                  .hikariConfig(URL, "app", "secret", null)
+                  .getKeepaliveTime())
+          .isZero();
     }
 
     @Test
@@ -122,24 +167,47 @@ class PostgresPoolBuilderTest {
           builder()
               .poolName("orders")
               .applicationName("orders-api")
+              .minimumIdle(3)
+              .maxLifetime(Duration.ofMinutes(5))
+              .leakDetectionThreshold(Duration.ofSeconds(20))
+              .readOnly(true)
               .resolve()
-              .hikariConfig(URL, "app", "secret", null);
+              .hikariConfig(URL, "app", "secret", new SimpleMeterRegistry());
       assertThat(config.getPoolName()).isEqualTo("orders");
       assertThat(config.getMaximumPoolSize()).isEqualTo(9);
+      assertThat(config.getMinimumIdle()).isEqualTo(3);
       assertThat(config.getConnectionTimeout()).isEqualTo(3000);
       assertThat(config.getValidationTimeout()).isEqualTo(1000);
-      assertThat(config.getMaxLifetime()).isEqualTo(1_800_000);
+      assertThat(config.getMaxLifetime()).isEqualTo(300_000);
       assertThat(config.getKeepaliveTime()).isEqualTo(120_000);
+      assertThat(config.getIdleTimeout()).isEqualTo(150_000); // half the lifetime, under 10 min
+      assertThat(config.getLeakDetectionThreshold()).isEqualTo(20_000);
+      assertThat(config.isReadOnly()).isTrue();
+      assertThat(config.getMetricsTrackerFactory()).isInstanceOf(MeteredTrackerFactory.class);
       assertThat(config.getDataSourceProperties())
           .containsEntry("socketTimeout", "45")
           .containsEntry("connectTimeout", "3")
           .containsEntry("loginTimeout", "5")
           .containsEntry("ApplicationName", "orders-api")
           .containsEntry("tcpKeepAlive", "true")
-          .containsKey("options");
+          .containsEntry("readOnlyMode", "always")
+          .containsEntry(
+              "options",
+              "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000"
+                  + " -c lock_timeout=10000 -c default_transaction_read_only=on");
       assertThat(config.getConnectionInitSql()).isNull();
       assertThat(config.getThreadFactory().newThread(() -> {}).getName())
           .isEqualTo("bulwark-pool-orders-1");
+    }
+
+    @Test
+    void aFixedSizePoolLeavesHikarisIdleTimeoutAloneAndAWritablePoolHasNoReadOnlyMode() {
+      var config = builder().resolve().hikariConfig(URL, "app", "secret", null);
+      // HikariCP warns about an idle timeout set on a pool that never shrinks; its default stays.
+      assertThat(config.getIdleTimeout()).isEqualTo(600_000);
+      assertThat(config.isReadOnly()).isFalse();
+      assertThat(config.getDataSourceProperties()).doesNotContainKey("readOnlyMode");
+      assertThat(config.getMetricsTrackerFactory()).isNull();
     }
 
     @Test
@@ -185,9 +253,10 @@ class PostgresPoolBuilderTest {
     }
 
     @Test
-    void defaultKeepaliveAboveAShortMaxLifetime() {
+    void explicitKeepaliveNotBelowTheShortestMaxLifetime() {
+      // The default keepalive turns itself off here; one set explicitly is checked.
       assertRefused(
-          builder().maxLifetime(Duration.ofSeconds(30)),
+          builder().maxLifetime(Duration.ofSeconds(30)).keepaliveTime(Duration.ofSeconds(30)),
           "keepaliveTime must be less than maxLifetime (30000 ms), but was 30000 ms");
     }
 
@@ -211,7 +280,8 @@ class PostgresPoolBuilderTest {
     void socketTimeoutWithoutMarginOverStatementTimeout() {
       assertRefused(
           builder().statementTimeout(Duration.ofSeconds(30)).socketTimeout(Duration.ofSeconds(34)),
-          "socketTimeout must be at least statementTimeout (30000 ms) + 5 s, but was 34 s");
+          "socketTimeout must be at least statementTimeout (30000 ms) + 5000 ms, but was 34000"
+              + " ms");
     }
 
     @Test
@@ -300,6 +370,55 @@ class PostgresPoolBuilderTest {
           .hasMessage("statementTimeout must be set for the CUSTOM profile, but was not set");
     }
 
+    @Test
+    void serverTimeoutsSetWithServerDefaultsWouldNeverReachTheServer() {
+      assertConflict(
+          builder()
+              .serverSettingsVia(ServerSettings.SERVER_DEFAULTS)
+              .lockTimeout(Duration.ofSeconds(2)),
+          "lockTimeout cannot be combined with serverSettingsVia(SERVER_DEFAULTS), which sends no"
+              + " server settings: set it on the server (ALTER ROLE ... SET) and leave it unset");
+      assertConflict(
+          builder()
+              .serverSettingsVia(ServerSettings.SERVER_DEFAULTS)
+              .lockTimeout(Duration.ofSeconds(2))
+              .idleInTransactionSessionTimeout(Duration.ofSeconds(20)),
+          "lockTimeout and idleInTransactionSessionTimeout cannot be combined with"
+              + " serverSettingsVia(SERVER_DEFAULTS), which sends no server settings: set them on"
+              + " the server (ALTER ROLE ... SET) and leave them unset");
+      // The statement timeout is still needed: the socket timeout is checked against it.
+      assertThat(
+              builder()
+                  .serverSettingsVia(ServerSettings.SERVER_DEFAULTS)
+                  .statementTimeout(Duration.ofSeconds(7))
+                  .resolve()
+                  .socketTimeout())
+          .isEqualTo(Duration.ofSeconds(22));
+    }
+
+    @Test
+    void aSecondPoolOfTheSameNameInOneRegistry() {
+      SimpleMeterRegistry registry = new SimpleMeterRegistry();
+      Gauge.builder(MeteredTrackerFactory.UTILIZATION, () -> 0.0)
+          .tag("name", "orders")
+          .register(registry);
+      assertConflict(
+          builder().poolName("orders").meterRegistry(registry),
+          "meterRegistry already holds the meters of a pool named \"orders\": give each pool its"
+              + " own poolName");
+      // Another name, or another registry, is fine.
+      assertThat(builder().poolName("billing").meterRegistry(registry).resolve().poolName())
+          .isEqualTo("billing");
+      assertThat(builder().poolName("orders").meterRegistry(new SimpleMeterRegistry()).resolve())
+          .isNotNull();
+    }
+
+    private void assertConflict(PostgresPoolBuilder builder, String message) {
+      assertThatThrownBy(builder::build)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage(message);
+    }
+
     private void assertRefused(PostgresPoolBuilder builder, String message) {
       // build() fails before it opens a connection (the URL points at a closed port).
       assertThatThrownBy(builder::build)
@@ -354,6 +473,11 @@ class PostgresPoolBuilderTest {
     }
 
     @Test
+    void zeroTurnsKeepaliveOff() {
+      assertThat(builder().keepaliveTime(Duration.ZERO).resolve().keepaliveTime()).isZero();
+    }
+
+    @Test
     void zeroTurnsLeakDetectionOff() {
       assertThat(builder().leakDetectionThreshold(Duration.ZERO).resolve().leakDetectionThreshold())
           .isZero();
@@ -376,7 +500,15 @@ class PostgresPoolBuilderTest {
     void names() {
       assertArgument(
           () -> builder().poolName("a b"),
-          "poolName must be 1 to 64 letters, digits, '.', '_' or '-', but was \"a b\"");
+          "poolName must be 1 to 63 letters, digits, '.', '_' or '-', but was \"a b\"");
+      // PostgreSQL keeps 63 characters of application_name, which defaults to the pool name.
+      String longest = "p".repeat(63);
+      assertThat(builder().poolName(longest).resolve().applicationName()).isEqualTo(longest);
+      assertArgument(
+          () -> builder().poolName(longest + "q"),
+          "poolName must be 1 to 63 letters, digits, '.', '_' or '-', but was \""
+              + longest
+              + "q\"");
       assertArgument(
           () -> builder().applicationName(""),
           "applicationName must be 1 to 63 printable ASCII characters, but was \"\"");
@@ -403,6 +535,9 @@ class PostgresPoolBuilderTest {
       assertArgument(
           () -> Pools.postgres(URL + "?sslmode=require&sockettimeout=0", "app", ""),
           "jdbcUrl must not carry the socketTimeout parameter (the builder sets it), but it does");
+      assertArgument(
+          () -> Pools.postgres(URL + "?readOnlyMode=ignore", "app", ""),
+          "jdbcUrl must not carry the readOnlyMode parameter (the builder sets it), but it does");
       assertArgument(
           () -> Pools.postgres(URL + "?password=x", "app", ""),
           "jdbcUrl must not carry the password parameter (the builder sets it), but it does");

@@ -14,6 +14,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -37,6 +38,8 @@ class PostgresPoolTest {
         assertThat(Sql.show(c, "idle_in_transaction_session_timeout")).isEqualTo("1min");
         assertThat(Sql.show(c, "lock_timeout")).isEqualTo("10s");
         assertThat(Sql.show(c, "application_name")).isEqualTo("api");
+        // pgjdbc's socketTimeout, in milliseconds; HikariCP restores it after each validation.
+        assertThat(c.getNetworkTimeout()).isEqualTo(45_000);
       }
       // The limits are the session's defaults, so application code cannot reset them away.
       Sql.execute(a, "set statement_timeout = 0");
@@ -111,7 +114,8 @@ class PostgresPoolTest {
   @Test
   void borrowerBeyondThePoolFailsWithinTheConnectionTimeout(TestPostgres postgres)
       throws SQLException {
-    Duration timeout = Duration.ofSeconds(2);
+    // 5 s, so that the 20 % allowance is a full second of slack on a loaded machine.
+    Duration timeout = Duration.ofSeconds(5);
     try (HikariDataSource ds =
             pool(postgres)
                 .poolName("exhausted")
@@ -132,7 +136,13 @@ class PostgresPoolTest {
 
   @Test
   void snapshotShowsAnExhaustedPool(TestPostgres postgres) throws Exception {
-    try (HikariDataSource ds = pool(postgres).poolName("snap").maximumPoolSize(2).build()) {
+    // The third borrower must still be waiting when the snapshot is read: give it 30 s.
+    try (HikariDataSource ds =
+        pool(postgres)
+            .poolName("snap")
+            .maximumPoolSize(2)
+            .connectionTimeout(Duration.ofSeconds(30))
+            .build()) {
       // The pool opens its first connection in build() and fills up in the background.
       Await.until(Duration.ofSeconds(5), "a full pool", () -> Pools.snapshot(ds).total() == 2);
       assertThat(Pools.snapshot(ds)).isEqualTo(new PoolSnapshot("snap", 0, 2, 0, 2, 2, 0.0));
@@ -195,13 +205,93 @@ class PostgresPoolTest {
 
   @Test
   void readOnlyPoolRefusesWritesEvenInAutoCommit(TestDatabase db) throws SQLException {
+    for (ServerSettings via : ServerSettings.values()) {
+      try (HikariDataSource ds =
+              Pools.postgres(db.jdbcUrl(), db.user(), db.password())
+                  .poolName("read-only-" + via.name().toLowerCase(Locale.ROOT))
+                  .maximumPoolSize(2)
+                  .readOnly(true)
+                  .serverSettingsVia(via)
+                  .build();
+          Connection c = ds.getConnection()) {
+        assertThat(c.getAutoCommit()).as(via.name()).isTrue();
+        assertReadOnly(c, via + ", auto-commit");
+
+        // What application code's RESET ALL leaves: auto-commit statements stay read-only only
+        // where the setting is the session's default; transactions still begin READ ONLY.
+        Sql.execute(c, "reset all");
+        if (via == ServerSettings.STARTUP_OPTIONS) {
+          assertReadOnly(c, via + ", auto-commit after RESET ALL");
+        } else {
+          Sql.execute(c, "create table lifted_" + via.ordinal() + "(id int)");
+        }
+        c.setAutoCommit(false);
+        assertReadOnly(c, via + ", transaction after RESET ALL");
+        c.rollback();
+      }
+    }
+  }
+
+  private static void assertReadOnly(Connection c, String when) {
+    SQLException e =
+        assertThrows(SQLException.class, () -> Sql.execute(c, "create table t(id int)"), when);
+    assertThat(e.getSQLState()).as(when).isEqualTo("25006");
+  }
+
+  @Test
+  void twoPoolsOfOneNameCannotShareARegistry(TestPostgres postgres) throws Exception {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    try (HikariDataSource first =
+        pool(postgres).poolName("twin").maximumPoolSize(2).meterRegistry(registry).build()) {
+      assertThatThrownBy(
+              () ->
+                  pool(postgres)
+                      .poolName("twin")
+                      .maximumPoolSize(2)
+                      .meterRegistry(registry)
+                      .build())
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage(
+              "meterRegistry already holds the meters of a pool named \"twin\": give each pool"
+                  + " its own poolName");
+      try (Connection c = first.getConnection()) {
+        Await.until(
+            Duration.ofSeconds(5),
+            "utilization 0.5 of the first pool",
+            () ->
+                registry.get("bulwark.pool.utilization").tag("name", "twin").gauge().value()
+                    == 0.5);
+      }
+    }
+    // Closing the pool frees its name.
+    try (HikariDataSource again =
+        pool(postgres).poolName("twin").maximumPoolSize(2).meterRegistry(registry).build()) {
+      assertThat(registry.get("bulwark.pool.utilization").tag("name", "twin").gauge()).isNotNull();
+    }
+  }
+
+  @Test
+  void theDocumentedLowerBoundsBuild(TestPostgres postgres) {
     try (HikariDataSource ds =
-            Pools.postgres(db.jdbcUrl(), db.user(), db.password()).readOnly(true).build();
-        Connection c = ds.getConnection()) {
-      assertThat(c.getAutoCommit()).isTrue();
-      SQLException e =
-          assertThrows(SQLException.class, () -> Sql.execute(c, "create table t(id int)"));
-      assertThat(e.getSQLState()).isEqualTo("25006");
+        pool(postgres)
+            .poolName("short-lived")
+            .maximumPoolSize(2)
+            .minimumIdle(1)
+            .maxLifetime(Duration.ofSeconds(30))
+            .build()) {
+      assertThat(ds.getMaxLifetime()).isEqualTo(30_000);
+      assertThat(ds.getKeepaliveTime()).isZero();
+      // HikariCP turns off an idle timeout within 1 s of maxLifetime, with a warning; half is kept.
+      assertThat(ds.getIdleTimeout()).isEqualTo(15_000);
+    }
+    try (HikariDataSource ds =
+        pool(postgres)
+            .poolName("tight-firewall")
+            .maximumPoolSize(2)
+            .infrastructureIdleLimit(Duration.ofSeconds(35))
+            .build()) {
+      assertThat(ds.getMaxLifetime()).isEqualTo(30_000);
+      assertThat(ds.getKeepaliveTime()).isZero();
     }
   }
 

@@ -2,6 +2,8 @@ package dev.bulwark.pool;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
@@ -17,6 +19,8 @@ import io.lettuce.core.resource.EpollProvider;
 import io.lettuce.core.resource.ExtendedKeepAliveSupport;
 import io.lettuce.core.resource.IOUringProvider;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** Settings of the Redis builders; none of these talks to a server. */
@@ -40,7 +44,7 @@ class RedisClientBuilderTest {
   }
 
   private static RedisClientBuilder builder(RedisSettings.Transport transport) {
-    return new RedisClientBuilder(RedisURI.create(URL), new RedisSettings(transport));
+    return new RedisClientBuilder(URL, new RedisSettings(transport));
   }
 
   @Test
@@ -129,7 +133,7 @@ class RedisClientBuilderTest {
   @Test
   void explicitSettingsReachTheOptions() {
     RedisSettings settings = new RedisSettings(transport(true, true));
-    new RedisClientBuilder(RedisURI.create(URL), settings)
+    new RedisClientBuilder(URL, settings)
         .connectTimeout(Duration.ofMillis(500))
         .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(5), 2)
         .tcpUserTimeout(Duration.ofSeconds(12))
@@ -161,6 +165,152 @@ class RedisClientBuilderTest {
     assertThat(user.getUsername()).isEqualTo("app");
     assertThat(new String(user.getPassword())).isEqualTo("pw");
     assertThat(acl.isSsl()).isFalse();
+  }
+
+  @Test
+  void sentinelUrlsBuildAndKeepTheirSentinelsMasterIdPasswordAndDatabase() {
+    for (String scheme : new String[] {"redis-sentinel", "rediss-sentinel"}) {
+      RedisClientBuilder builder =
+          Pools.redis(scheme + "://:pw@h1:26379,h2:26380/3#mymaster")
+              .commandTimeout(Duration.ofMillis(1500));
+      RedisURI uri = builder.uri();
+      assertThat(uri.getSentinels())
+          .extracting(RedisURI::getHost, RedisURI::getPort)
+          .containsExactly(tuple("h1", 26379), tuple("h2", 26380));
+      assertThat(uri.getSentinelMasterId()).isEqualTo("mymaster");
+      assertThat(uri.getDatabase()).isEqualTo(3);
+      assertThat(uri.isSsl()).isEqualTo(scheme.startsWith("rediss"));
+      RedisCredentials credentials = uri.getCredentialsProvider().resolveCredentials().block();
+      assertThat(new String(credentials.getPassword())).isEqualTo("pw");
+      assertThat(uri.getTimeout()).isEqualTo(Duration.ofMillis(1500));
+      // The lookup of the primary is bounded too, not by Lettuce's 60 s.
+      assertThat(uri.getSentinels())
+          .extracting(RedisURI::getTimeout)
+          .containsOnly(Duration.ofMillis(1500));
+      // build() used to fail here: "Cannot build a RedisURI. One of the following must be
+      // provided Host, Socket or Sentinel".
+      RedisClient client = builder.build();
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  @Test
+  void eachBuildGetsItsOwnUri() {
+    RedisClientBuilder builder = Pools.redis(URL);
+    RedisURI first = builder.uri();
+    first.setTimeout(Duration.ofMinutes(1));
+    assertThat(builder.uri().getTimeout()).isEqualTo(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void passwordsNeverLeakIntoExceptionsEvenWhenTheyHoldSlashesOrAts() {
+    // Lettuce cannot parse these; its messages quote the URL, or the part after a '/'.
+    assertSecretHidden(
+        "redis://:s3c/r3t@cache.example.com:6379",
+        "url must be a valid Redis URL, but was redis://***@cache.example.com:6379",
+        "s3c",
+        "r3t");
+    assertSecretHidden(
+        "redis://app:s3c@r3t@cache.example.com:6379/abc",
+        "url must be a valid Redis URL, but was redis://***@cache.example.com:6379/abc",
+        "s3c",
+        "r3t");
+    assertSecretHidden(
+        "rediss://:s3cret@[::1",
+        "url must be a valid Redis URL, but was rediss://***@[::1",
+        "s3cret");
+    assertSecretHidden(
+        "http://:s3c/r3t@cache.example.com",
+        "url must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, but was"
+            + " http://***@cache.example.com",
+        "s3c",
+        "r3t");
+    assertSecretHidden(
+        ":s3c/r3t@cache.example.com",
+        "url must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, but was"
+            + " ***@cache.example.com",
+        "s3c",
+        "r3t");
+  }
+
+  private static void assertSecretHidden(String url, String message, String... secretParts) {
+    Throwable thrown = catchThrowable(() -> Pools.redis(url));
+    assertThat(thrown).isInstanceOf(IllegalArgumentException.class).hasMessage(message);
+    for (Throwable t = thrown; t != null; t = t.getCause()) {
+      for (String part : secretParts) {
+        assertThat(String.valueOf(t.getMessage())).doesNotContain(part);
+        assertThat(t.toString()).doesNotContain(part);
+        for (Throwable suppressed : t.getSuppressed()) {
+          assertThat(suppressed.toString()).doesNotContain(part);
+        }
+      }
+    }
+    assertThat(thrown).hasNoCause();
+  }
+
+  @Test
+  void maskingHidesEverythingUpToTheLastAt() {
+    assertThat(RedisSettings.masked("redis://cache:6379")).isEqualTo("redis://cache:6379");
+    assertThat(RedisSettings.masked("redis://u:p@cache:6379/0"))
+        .isEqualTo("redis://***@cache:6379/0");
+    assertThat(RedisSettings.masked("redis://:a@b/c#d@cache")).isEqualTo("redis://***@cache");
+  }
+
+  @Test
+  void toStringShowsWhatWasSetWithTheUserInfoMasked() {
+    assertThat(Pools.redis("rediss://app:s3cret@cache.example.com:6380/2").toString())
+        .isEqualTo("RedisClientBuilder{url=rediss://***@cache.example.com:6380/2}");
+    assertThat(
+            Pools.redis("redis://:s3cret@cache:6379")
+                .commandTimeout(Duration.ofSeconds(1))
+                .requestQueueSize(100)
+                .disconnectedBehavior(DisconnectedBehavior.ACCEPT_COMMANDS)
+                .toString())
+        .isEqualTo(
+            "RedisClientBuilder{url=redis://***@cache:6379, commandTimeout=1000 ms,"
+                + " requestQueueSize=100, disconnectedBehavior=ACCEPT_COMMANDS}");
+    assertThat(
+            Pools.redisCluster("redis://:s3cret@a:7000", "redis://:s3cret@b:7001")
+                .topologyRefreshPeriod(Duration.ofSeconds(30))
+                .maxReconnectDelay(Duration.ofSeconds(1))
+                .toString())
+        .isEqualTo(
+            "RedisClusterClientBuilder{seeds=[redis://***@a:7000, redis://***@b:7001],"
+                + " topologyRefreshPeriod=30000 ms, maxReconnectDelay=1000 ms}");
+  }
+
+  @Test
+  void threadsOfOwnResourcesAreNamedAfterTheModule() throws Exception {
+    RedisClient client = Pools.redis(URL).build();
+    try {
+      ClientResources resources = client.getResources();
+      String executor =
+          resources
+              .eventExecutorGroup()
+              .submit(() -> Thread.currentThread().getName())
+              .get(5, TimeUnit.SECONDS);
+      assertThat(executor).matches("bulwark-pool-redis-eventExecutorLoop-\\d+");
+      CompletableFuture<String> timer = new CompletableFuture<>();
+      resources
+          .timer()
+          .newTimeout(
+              t -> timer.complete(Thread.currentThread().getName()), 1, TimeUnit.MILLISECONDS);
+      assertThat(timer.get(5, TimeUnit.SECONDS)).isEqualTo("bulwark-pool-redis-timer-1");
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+    RedisClusterClient cluster = Pools.redisCluster("redis://127.0.0.1:7000").build();
+    try {
+      assertThat(
+              cluster
+                  .getResources()
+                  .eventExecutorGroup()
+                  .submit(() -> Thread.currentThread().getName())
+                  .get(5, TimeUnit.SECONDS))
+          .matches("bulwark-pool-redis-cluster-eventExecutorLoop-\\d+");
+    } finally {
+      cluster.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
   }
 
   @Test

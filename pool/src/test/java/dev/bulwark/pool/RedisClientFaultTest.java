@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.bulwark.testing.RedisExtension;
 import dev.bulwark.testing.TestRedis;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
@@ -63,6 +64,68 @@ class RedisClientFaultTest {
   }
 
   @Test
+  void stoppedRedisMakesCommandsFailFastWithTheDefaultCommandTimeout(TestRedis redis, RedisURI uri)
+      throws Exception {
+    assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
+    RedisClient client = Pools.redis(url(uri)).build();
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      assertThat(connection.getTimeout()).isEqualTo(Duration.ofSeconds(5));
+      assertThat(connection.sync().set("k", "v")).isEqualTo("OK");
+      redis.stop();
+      try {
+        // Lettuce's own default would make this wait up to 60 s.
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> connection.sync().get("k")).isInstanceOf(RedisException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(15));
+
+        Await.until(Duration.ofSeconds(10), "disconnect", () -> !connection.isOpen());
+        start = System.nanoTime();
+        assertThatThrownBy(() -> connection.sync().get("k"))
+            .isInstanceOf(RedisException.class)
+            .hasMessage("Currently not connected. Commands are rejected.");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+      } finally {
+        redis.start();
+      }
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  /**
+   * The advice for blocking commands: a dedicated connection whose own timeout is raised above the
+   * command's wait. The command timeout is each connection's timeout, on every API.
+   */
+  @Test
+  void dedicatedConnectionWithARaisedTimeoutRunsABlockingCommand(RedisURI uri) throws Exception {
+    RedisClient client = Pools.redis(url(uri)).commandTimeout(Duration.ofSeconds(1)).build();
+    try (StatefulRedisConnection<String, String> shared = client.connect();
+        StatefulRedisConnection<String, String> blocking = client.connect()) {
+      // Without the raise, the command timeout ends the wait, on the async API too.
+      assertThat(shared.getTimeout()).isEqualTo(Duration.ofSeconds(1));
+      long start = System.nanoTime();
+      assertThatThrownBy(() -> shared.async().blpop(2, "empty-list").get(10, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .isInstanceOf(RedisCommandTimeoutException.class);
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
+
+      blocking.setTimeout(Duration.ofSeconds(4));
+      start = System.nanoTime();
+      assertThat(blocking.sync().blpop(2, "empty-list")).isNull();
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isGreaterThan(Duration.ofMillis(1500));
+
+      // The client's I/O threads carry the module's name.
+      assertThat(Thread.getAllStackTraces().keySet())
+          .extracting(Thread::getName)
+          .anyMatch(name -> name.matches("bulwark-pool-redis-\\w+EventLoop-\\d+"));
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  @Test
   void restartedRedisIsReconnectedAndServesAgain(TestRedis redis, RedisURI uri) throws Exception {
     assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
     RedisClient client = Pools.redis(url(uri)).build();
@@ -107,11 +170,14 @@ class RedisClientFaultTest {
 
   @Test
   void fullRequestQueueRejectsTheNextCommand(TestRedis redis, RedisURI uri) throws Exception {
-    RedisClient client = Pools.redis(url(uri)).requestQueueSize(2).build();
+    RedisClient client =
+        Pools.redis(url(uri)).requestQueueSize(2).commandTimeout(Duration.ofSeconds(20)).build();
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       RedisAsyncCommands<String, String> async = connection.async();
       assertThat(async.ping().get(5, TimeUnit.SECONDS)).isEqualTo("PONG");
-      redis.pause(Duration.ofSeconds(1)); // the server holds every command for a second
+      // The server holds every command for 4 s: long enough, even on a loaded machine, for the
+      // three pings below to be sent while the first two are still unanswered.
+      redis.pause(Duration.ofSeconds(4));
       RedisFuture<String> first = async.ping();
       RedisFuture<String> second = async.ping();
       RedisFuture<String> third = async.ping();
@@ -121,8 +187,8 @@ class RedisClientFaultTest {
           .isInstanceOf(RedisException.class)
           // Lettuce checks the bound where the command is queued and again where it is written.
           .hasMessageMatching("(Request queue|Internal stack) size exceeded.*");
-      assertThat(first.get(5, TimeUnit.SECONDS)).isEqualTo("PONG");
-      assertThat(second.get(5, TimeUnit.SECONDS)).isEqualTo("PONG");
+      assertThat(first.get(15, TimeUnit.SECONDS)).isEqualTo("PONG");
+      assertThat(second.get(15, TimeUnit.SECONDS)).isEqualTo("PONG");
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
