@@ -25,6 +25,13 @@ public record PoolSnapshot(
   /**
    * Checks the values.
    *
+   * @param name the pool name
+   * @param active connections lent out
+   * @param idle connections waiting in the pool
+   * @param pending threads waiting for a connection
+   * @param total connections open
+   * @param max the pool's maximum size
+   * @param utilization {@code active / max}
    * @throws IllegalArgumentException if a count is negative, {@code max} is below 1 or {@code
    *     utilization} is outside 0.0 to 1.0
    */

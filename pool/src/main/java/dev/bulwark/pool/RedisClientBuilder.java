@@ -213,7 +213,7 @@ public final class RedisClientBuilder {
     return client;
   }
 
-  /** Returns the URI the client will connect to; package-private for tests. */
+  /** {@return the URI the client will connect to; package-private for tests} */
   RedisURI uri() {
     return settings.uri(url);
   }

@@ -241,7 +241,7 @@ public final class RedisClusterClientBuilder {
     return client;
   }
 
-  /** Returns the seed URIs the client will start from; package-private for tests. */
+  /** {@return the seed URIs the client will start from; package-private for tests} */
   List<RedisURI> seeds() {
     return seeds.stream().map(settings::uri).collect(Collectors.toList());
   }

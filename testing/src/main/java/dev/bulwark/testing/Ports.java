@@ -10,7 +10,7 @@ import java.net.ServerSocket;
 final class Ports {
   private Ports() {}
 
-  /** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
+  /** {@return a TCP port that was free on 127.0.0.1 a moment ago} */
   static int freeLoopbackPort() {
     try (ServerSocket socket = new ServerSocket()) {
       socket.setReuseAddress(true);

@@ -21,12 +21,12 @@ public final class TestDatabase implements AutoCloseable {
     this.schema = schema;
   }
 
-  /** Returns the database name. */
+  /** {@return the database name} */
   public String database() {
     return database;
   }
 
-  /** Returns the schema name, or null when this is a whole database. */
+  /** {@return the schema name, or null when this is a whole database} */
   public @Nullable String schema() {
     return schema;
   }
@@ -34,28 +34,30 @@ public final class TestDatabase implements AutoCloseable {
   /**
    * Returns a pgjdbc URL, without credentials, whose connections use this database and, for a
    * schema, have it first on their search path.
+   *
+   * @return the URL
    */
   public String jdbcUrl() {
     String url = server.jdbcUrl(database);
     return schema == null ? url : url + "?currentSchema=" + schema;
   }
 
-  /** Returns the user name to connect with. */
+  /** {@return the user name to connect with} */
   public String user() {
     return server.user();
   }
 
-  /** Returns the password to connect with. */
+  /** {@return the password to connect with} */
   public String password() {
     return server.password();
   }
 
-  /** Returns the server this database lives on. */
+  /** {@return the server this database lives on} */
   public TestPostgres server() {
     return server;
   }
 
-  /** Returns an unpooled data source; each connection is a new backend. */
+  /** {@return an unpooled data source; each connection is a new backend} */
   public DataSource dataSource() {
     return server.dataSource(jdbcUrl());
   }

@@ -160,37 +160,37 @@ public final class TestPostgres {
     return URLDecoder.decode(text, StandardCharsets.UTF_8);
   }
 
-  /** Returns true if this JVM started the server. */
+  /** {@return true if this JVM started the server} */
   public boolean isEmbedded() {
     return server != null;
   }
 
-  /** Returns the server's host name or address. */
+  /** {@return the server's host name or address} */
   public String host() {
     return host;
   }
 
-  /** Returns the server's TCP port. */
+  /** {@return the server's TCP port} */
   public int port() {
     return port;
   }
 
-  /** Returns the name of the database {@link #jdbcUrl()} points at. */
+  /** {@return the name of the database {@link #jdbcUrl()} points at} */
   public String database() {
     return database;
   }
 
-  /** Returns the user name, a superuser on the embedded server. */
+  /** {@return the user name, a superuser on the embedded server} */
   public String user() {
     return user;
   }
 
-  /** Returns the password; empty on the embedded server, which trusts loopback connections. */
+  /** {@return the password; empty on the embedded server, which trusts loopback connections} */
   public String password() {
     return password;
   }
 
-  /** Returns a pgjdbc URL of the main database, without credentials. */
+  /** {@return a pgjdbc URL of the main database, without credentials} */
   public String jdbcUrl() {
     return jdbcUrl(database);
   }
@@ -205,7 +205,7 @@ public final class TestPostgres {
     return "jdbc:postgresql://" + host + ":" + port + "/" + databaseName;
   }
 
-  /** Returns an unpooled data source of the main database; each connection is a new backend. */
+  /** {@return an unpooled data source of the main database; each connection is a new backend} */
   public DataSource dataSource() {
     return dataSource(jdbcUrl());
   }

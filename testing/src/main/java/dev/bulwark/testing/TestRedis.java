@@ -116,17 +116,17 @@ public final class TestRedis {
     return new TestRedis(uri, server, dir);
   }
 
-  /** Returns the server's host name or address. */
+  /** {@return the server's host name or address} */
   public String host() {
     return baseUri.getHost();
   }
 
-  /** Returns the server's TCP port. */
+  /** {@return the server's TCP port} */
   public int port() {
     return baseUri.getPort();
   }
 
-  /** Returns true if this JVM started the server, and so can stop and restart it. */
+  /** {@return true if this JVM started the server, and so can stop and restart it} */
   public boolean isEmbedded() {
     return server != null;
   }
@@ -134,6 +134,8 @@ public final class TestRedis {
   /**
    * Returns a new URI for database 0 of the server. Each call returns a fresh copy, since {@link
    * RedisURI} is mutable.
+   *
+   * @return the URI
    */
   public RedisURI uri() {
     return copy(baseUri, baseUri.getDatabase());
@@ -142,6 +144,8 @@ public final class TestRedis {
   /**
    * Returns the server's URL as a string, for example {@code redis://127.0.0.1:6379}, without
    * credentials or database.
+   *
+   * @return the URL
    */
   public String url() {
     return "redis://" + host() + ":" + port();
@@ -175,7 +179,7 @@ public final class TestRedis {
     return withConnection(baseUri, c -> c.info(section));
   }
 
-  /** Returns true if the server answers {@code PING}. */
+  /** {@return true if the server answers {@code PING}} */
   public boolean isRunning() {
     try {
       return "PONG".equals(withConnection(baseUri, RedisCommands::ping));

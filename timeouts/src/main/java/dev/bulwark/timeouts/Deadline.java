@@ -90,22 +90,22 @@ public final class Deadline {
     return deadlineNanos - ticker.read();
   }
 
-  /** Returns true once the deadline has passed. */
+  /** {@return true once the deadline has passed} */
   public boolean isExpired() {
     return remainingNanos() <= 0;
   }
 
-  /** Returns the time from this deadline's creation to now. */
+  /** {@return the time from this deadline's creation to now} */
   public Duration elapsed() {
     return Duration.ofNanos(ticker.read() - startNanos);
   }
 
-  /** Returns the time this deadline was created with. */
+  /** {@return the time this deadline was created with} */
   public Duration budget() {
     return Duration.ofNanos(deadlineNanos - startNanos);
   }
 
-  /** Returns the ticker this deadline reads. */
+  /** {@return the ticker this deadline reads} */
   Ticker ticker() {
     return ticker;
   }
@@ -263,7 +263,7 @@ public final class Deadline {
       this.effective = effective;
     }
 
-    /** Returns the deadline in force inside this scope: the earlier of the new and the outer. */
+    /** {@return the deadline in force inside this scope: the earlier of the new and the outer} */
     public Deadline deadline() {
       return effective;
     }

@@ -154,7 +154,7 @@ final class LimitedRun implements TimeLimitContext, Runnable {
     return false;
   }
 
-  /** Returns true if this limit has fired. */
+  /** {@return true if this limit has fired} */
   boolean fired() {
     return state.get() >= FIRING;
   }

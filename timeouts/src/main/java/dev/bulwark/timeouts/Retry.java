@@ -167,12 +167,12 @@ public final class Retry {
     return new Builder(name);
   }
 
-  /** Returns the name. */
+  /** {@return the name} */
   public String name() {
     return name;
   }
 
-  /** Returns the number of attempts, the first included. */
+  /** {@return the number of attempts, the first included} */
   public int maxAttempts() {
     return maxAttempts;
   }

@@ -89,7 +89,7 @@ public final class RetryBudget {
     return new Builder(name);
   }
 
-  /** Returns the name. */
+  /** {@return the name} */
   public String name() {
     return name;
   }
@@ -149,7 +149,7 @@ public final class RetryBudget {
     }
   }
 
-  /** Returns the index of the current bucket, clearing buckets that left the window. */
+  /** {@return the index of the current bucket, clearing buckets that left the window} */
   private int bucket() {
     long epoch = Math.floorDiv(ticker.read(), bucketNanos);
     int index = (int) Math.floorMod(epoch, (long) BUCKETS);

@@ -17,7 +17,9 @@ public interface TimeLimitContext {
   /** The most hooks one call may register. */
   int MAX_HOOKS = 16;
 
-  /** Returns the deadline of the call: the earlier of its limit and the thread's outer deadline. */
+  /**
+   * {@return the deadline of the call: the earlier of its limit and the thread's outer deadline}
+   */
   Deadline deadline();
 
   /**

@@ -97,12 +97,12 @@ public final class TimeLimiter implements AutoCloseable {
     return new Builder(name);
   }
 
-  /** Returns the name. */
+  /** {@return the name} */
   public String name() {
     return name;
   }
 
-  /** Returns the time limit. */
+  /** {@return the time limit} */
   public Duration timeout() {
     return timeout;
   }

@@ -11,7 +11,10 @@ import org.jspecify.annotations.Nullable;
 public final class TimeoutExceededException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** The time limit that was exceeded. */
   private final Duration limit;
+
+  /** The time the call had taken when it was stopped. */
   private final Duration elapsed;
 
   /**
@@ -43,12 +46,12 @@ public final class TimeoutExceededException extends RuntimeException {
     this.elapsed = elapsed;
   }
 
-  /** Returns the time limit that was exceeded. */
+  /** {@return the time limit that was exceeded} */
   public Duration limit() {
     return limit;
   }
 
-  /** Returns the time the call had taken when it was stopped. */
+  /** {@return the time the call had taken when it was stopped} */
   public Duration elapsed() {
     return elapsed;
   }
