@@ -3,6 +3,7 @@ package dev.bulwark.pool;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.StringJoiner;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -58,6 +59,22 @@ final class Checks {
           format("%s must be between %d and %d, but was %d", setting, min, max, value));
     }
     return value;
+  }
+
+  /** Adds {@code name=value} for a setting that was given, durations in milliseconds. */
+  static void addSetting(StringJoiner out, String name, @Nullable Object value) {
+    if (value instanceof Duration) {
+      out.add(name + "=" + millis((Duration) value));
+    } else if (value != null) {
+      out.add(name + "=" + value);
+    }
+  }
+
+  /** Throws ISE if a duration setting was given before, showing it in milliseconds. */
+  static void unset(String setting, @Nullable Duration current) {
+    if (current != null) {
+      throw new IllegalStateException(format("%s was already set to %s", setting, millis(current)));
+    }
   }
 
   /** Throws ISE if a setting was given before: {@code "<setting> was already set to <value>"}. */

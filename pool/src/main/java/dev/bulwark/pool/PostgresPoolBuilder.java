@@ -222,7 +222,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder connectionTimeout(Duration timeout) {
-    Checks.unset("connectionTimeout", connectionTimeout, shownMillis(connectionTimeout));
+    Checks.unset("connectionTimeout", connectionTimeout);
     this.connectionTimeout =
         Checks.millisBetween(
             "connectionTimeout",
@@ -242,7 +242,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder validationTimeout(Duration timeout) {
-    Checks.unset("validationTimeout", validationTimeout, shownMillis(validationTimeout));
+    Checks.unset("validationTimeout", validationTimeout);
     this.validationTimeout =
         Checks.millisBetween(
             "validationTimeout",
@@ -263,7 +263,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder statementTimeout(Duration timeout) {
-    Checks.unset("statementTimeout", statementTimeout, shownMillis(statementTimeout));
+    Checks.unset("statementTimeout", statementTimeout);
     this.statementTimeout = serverTimeout("statementTimeout", timeout);
     return this;
   }
@@ -279,10 +279,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder idleInTransactionSessionTimeout(Duration timeout) {
-    Checks.unset(
-        "idleInTransactionSessionTimeout",
-        idleInTransactionSessionTimeout,
-        shownMillis(idleInTransactionSessionTimeout));
+    Checks.unset("idleInTransactionSessionTimeout", idleInTransactionSessionTimeout);
     this.idleInTransactionSessionTimeout =
         serverTimeout("idleInTransactionSessionTimeout", timeout);
     return this;
@@ -299,7 +296,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder lockTimeout(Duration timeout) {
-    Checks.unset("lockTimeout", lockTimeout, shownMillis(lockTimeout));
+    Checks.unset("lockTimeout", lockTimeout);
     this.lockTimeout = serverTimeout("lockTimeout", timeout);
     return this;
   }
@@ -317,7 +314,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder maxLifetime(Duration lifetime) {
-    Checks.unset("maxLifetime", maxLifetime, shownMillis(maxLifetime));
+    Checks.unset("maxLifetime", maxLifetime);
     this.maxLifetime =
         Checks.millisBetween(
             "maxLifetime",
@@ -340,7 +337,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder keepaliveTime(Duration interval) {
-    Checks.unset("keepaliveTime", keepaliveTime, shownMillis(keepaliveTime));
+    Checks.unset("keepaliveTime", keepaliveTime);
     Objects.requireNonNull(interval, "interval");
     this.keepaliveTime =
         interval.isZero()
@@ -361,8 +358,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder leakDetectionThreshold(Duration threshold) {
-    Checks.unset(
-        "leakDetectionThreshold", leakDetectionThreshold, shownMillis(leakDetectionThreshold));
+    Checks.unset("leakDetectionThreshold", leakDetectionThreshold);
     Objects.requireNonNull(threshold, "threshold");
     this.leakDetectionThreshold =
         threshold.isZero()
@@ -450,8 +446,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder infrastructureIdleLimit(Duration limit) {
-    Checks.unset(
-        "infrastructureIdleLimit", infrastructureIdleLimit, shownMillis(infrastructureIdleLimit));
+    Checks.unset("infrastructureIdleLimit", infrastructureIdleLimit);
     this.infrastructureIdleLimit =
         Checks.millisBetween(
             "infrastructureIdleLimit",
@@ -845,10 +840,6 @@ public final class PostgresPoolBuilder {
     return d.getNano() == 0 ? d : Duration.ofSeconds(d.getSeconds() + 1);
   }
 
-  private static String shownMillis(@Nullable Duration d) {
-    return d == null ? "" : millis(d);
-  }
-
   private static String shownSeconds(@Nullable Duration d) {
     return d == null ? "" : seconds(d);
   }
@@ -864,40 +855,30 @@ public final class PostgresPoolBuilder {
     StringJoiner s = new StringJoiner(", ", "PostgresPoolBuilder{", "}");
     s.add("url=" + (query < 0 ? jdbcUrl : jdbcUrl.substring(0, query)));
     s.add("user=" + user);
-    List<String> set = new ArrayList<>();
-    add(set, "profile", profile);
-    add(set, "maximumPoolSize", maximumPoolSize);
-    add(set, "minimumIdle", minimumIdle);
-    add(set, "connectionTimeout", connectionTimeout);
-    add(set, "validationTimeout", validationTimeout);
-    add(set, "statementTimeout", statementTimeout);
-    add(set, "idleInTransactionSessionTimeout", idleInTransactionSessionTimeout);
-    add(set, "lockTimeout", lockTimeout);
-    add(set, "maxLifetime", maxLifetime);
-    add(set, "keepaliveTime", keepaliveTime);
-    add(set, "leakDetectionThreshold", leakDetectionThreshold);
-    add(set, "socketTimeout", socketTimeout);
-    add(set, "connectTimeout", connectTimeout);
-    add(set, "loginTimeout", loginTimeout);
-    add(set, "infrastructureIdleLimit", infrastructureIdleLimit);
-    add(set, "applicationName", applicationName);
-    add(set, "readOnly", readOnly);
-    add(set, "poolName", poolName);
-    add(set, "serverSettingsVia", serverSettings);
-    add(set, "connectionBudget", budget);
+    Checks.addSetting(s, "profile", profile);
+    Checks.addSetting(s, "maximumPoolSize", maximumPoolSize);
+    Checks.addSetting(s, "minimumIdle", minimumIdle);
+    Checks.addSetting(s, "connectionTimeout", connectionTimeout);
+    Checks.addSetting(s, "validationTimeout", validationTimeout);
+    Checks.addSetting(s, "statementTimeout", statementTimeout);
+    Checks.addSetting(s, "idleInTransactionSessionTimeout", idleInTransactionSessionTimeout);
+    Checks.addSetting(s, "lockTimeout", lockTimeout);
+    Checks.addSetting(s, "maxLifetime", maxLifetime);
+    Checks.addSetting(s, "keepaliveTime", keepaliveTime);
+    Checks.addSetting(s, "leakDetectionThreshold", leakDetectionThreshold);
+    Checks.addSetting(s, "socketTimeout", socketTimeout);
+    Checks.addSetting(s, "connectTimeout", connectTimeout);
+    Checks.addSetting(s, "loginTimeout", loginTimeout);
+    Checks.addSetting(s, "infrastructureIdleLimit", infrastructureIdleLimit);
+    Checks.addSetting(s, "applicationName", applicationName);
+    Checks.addSetting(s, "readOnly", readOnly);
+    Checks.addSetting(s, "poolName", poolName);
+    Checks.addSetting(s, "serverSettingsVia", serverSettings);
+    Checks.addSetting(s, "connectionBudget", budget);
     if (meterRegistry != null) {
-      set.add("meterRegistry=" + meterRegistry.getClass().getSimpleName());
+      s.add("meterRegistry=" + meterRegistry.getClass().getSimpleName());
     }
-    set.forEach(s::add);
     return s.toString();
-  }
-
-  private static void add(List<String> out, String name, @Nullable Object value) {
-    if (value instanceof Duration) {
-      out.add(name + "=" + millis((Duration) value));
-    } else if (value != null) {
-      out.add(name + "=" + value);
-    }
   }
 
   /** A share of the database's connections. */

@@ -58,10 +58,7 @@ public final class RedisClusterClientBuilder {
    * @throws IllegalStateException if it was already set
    */
   public RedisClusterClientBuilder topologyRefreshPeriod(Duration period) {
-    Checks.unset(
-        "topologyRefreshPeriod",
-        topologyRefreshPeriod,
-        topologyRefreshPeriod == null ? "" : Checks.millis(topologyRefreshPeriod));
+    Checks.unset("topologyRefreshPeriod", topologyRefreshPeriod);
     this.topologyRefreshPeriod =
         Checks.millisBetween(
             "topologyRefreshPeriod",
@@ -259,7 +256,7 @@ public final class RedisClusterClientBuilder {
         seeds.stream()
             .map(RedisSettings::masked)
             .collect(Collectors.joining(", ", "seeds=[", "]")));
-    RedisSettings.add(s, "topologyRefreshPeriod", topologyRefreshPeriod);
+    Checks.addSetting(s, "topologyRefreshPeriod", topologyRefreshPeriod);
     settings.describe(s);
     return s.toString();
   }

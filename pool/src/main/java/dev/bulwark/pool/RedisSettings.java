@@ -1,6 +1,5 @@
 package dev.bulwark.pool;
 
-import static dev.bulwark.pool.Checks.millis;
 import static dev.bulwark.pool.Checks.seconds;
 
 import io.lettuce.core.ClientOptions;
@@ -148,7 +147,7 @@ final class RedisSettings {
   }
 
   void connectTimeout(Duration timeout) {
-    Checks.unset("connectTimeout", connectTimeout, shown(connectTimeout));
+    Checks.unset("connectTimeout", connectTimeout);
     connectTimeout =
         Checks.millisBetween(
             "connectTimeout",
@@ -158,7 +157,7 @@ final class RedisSettings {
   }
 
   void commandTimeout(Duration timeout) {
-    Checks.unset("commandTimeout", commandTimeout, shown(commandTimeout));
+    Checks.unset("commandTimeout", commandTimeout);
     commandTimeout =
         Checks.millisBetween(
             "commandTimeout",
@@ -184,7 +183,7 @@ final class RedisSettings {
   }
 
   void tcpUserTimeout(Duration timeout) {
-    Checks.unset("tcpUserTimeout", tcpUserTimeout, shown(tcpUserTimeout));
+    Checks.unset("tcpUserTimeout", tcpUserTimeout);
     tcpUserTimeout =
         Checks.millisBetween(
             "tcpUserTimeout",
@@ -206,7 +205,7 @@ final class RedisSettings {
   }
 
   void maxReconnectDelay(Duration delay) {
-    Checks.unset("maxReconnectDelay", maxReconnectDelay, shown(maxReconnectDelay));
+    Checks.unset("maxReconnectDelay", maxReconnectDelay);
     maxReconnectDelay =
         Checks.millisBetween(
             "maxReconnectDelay",
@@ -350,31 +349,19 @@ final class RedisSettings {
 
   /** Adds {@code setting=value} for each setting that was given, none of them secret. */
   void describe(StringJoiner out) {
-    add(out, "connectTimeout", connectTimeout);
-    add(out, "commandTimeout", commandTimeout);
-    add(out, "keepAlive", keepAlive);
-    add(out, "tcpUserTimeout", tcpUserTimeout);
-    add(out, "requestQueueSize", requestQueueSize);
-    add(out, "disconnectedBehavior", disconnectedBehavior);
-    add(out, "maxReconnectDelay", maxReconnectDelay);
+    Checks.addSetting(out, "connectTimeout", connectTimeout);
+    Checks.addSetting(out, "commandTimeout", commandTimeout);
+    Checks.addSetting(out, "keepAlive", keepAlive);
+    Checks.addSetting(out, "tcpUserTimeout", tcpUserTimeout);
+    Checks.addSetting(out, "requestQueueSize", requestQueueSize);
+    Checks.addSetting(out, "disconnectedBehavior", disconnectedBehavior);
+    Checks.addSetting(out, "maxReconnectDelay", maxReconnectDelay);
     if (clientResources != null) {
       out.add("clientResources=" + clientResources.getClass().getSimpleName());
     }
     if (meterRegistry != null) {
       out.add("meterRegistry=" + meterRegistry.getClass().getSimpleName());
     }
-  }
-
-  static void add(StringJoiner out, String name, @Nullable Object value) {
-    if (value instanceof Duration) {
-      out.add(name + "=" + millis((Duration) value));
-    } else if (value != null) {
-      out.add(name + "=" + value);
-    }
-  }
-
-  private static String shown(@Nullable Duration d) {
-    return d == null ? "" : millis(d);
   }
 
   /** TCP keepalive timings. */

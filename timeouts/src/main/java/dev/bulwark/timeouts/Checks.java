@@ -36,14 +36,6 @@ final class Checks {
     return value;
   }
 
-  static int atLeast(String setting, int value, int minimum) {
-    if (value < minimum) {
-      throw new IllegalArgumentException(
-          format("%s must be at least %d, but was %d", setting, minimum, value));
-    }
-    return value;
-  }
-
   static int between(String setting, int value, int minimum, int maximum) {
     if (value < minimum || value > maximum) {
       throw new IllegalArgumentException(

@@ -181,6 +181,20 @@ public final class Deadline {
   }
 
   /**
+   * Returns {@code timeout} clamped to the current deadline, for a call about to be sent.
+   *
+   * @throws TimeoutExceededException if the current deadline has already passed
+   */
+  static Duration clampToCurrentOrFail(Duration timeout) {
+    Deadline current = CURRENT.get();
+    if (current == null) {
+      return timeout;
+    }
+    current.checkNotExpired();
+    return current.clamp(timeout);
+  }
+
+  /**
    * Returns a task that runs {@code task} under the deadline current now, on whatever thread runs
    * it. Returns {@code task} itself if there is none.
    *

@@ -23,13 +23,7 @@ public final class HttpTimeouts {
    */
   public static HttpRequest.Builder applyTo(HttpRequest.Builder request, Duration timeout) {
     Objects.requireNonNull(request, "request");
-    Checks.positive("timeout", timeout);
-    Deadline current = Deadline.currentOrNull();
-    Duration effective = timeout;
-    if (current != null) {
-      current.checkNotExpired();
-      effective = current.clamp(timeout);
-    }
+    Duration effective = Deadline.clampToCurrentOrFail(Checks.positive("timeout", timeout));
     Duration floor = Duration.ofMillis(1);
     return request.timeout(effective.compareTo(floor) < 0 ? floor : effective);
   }

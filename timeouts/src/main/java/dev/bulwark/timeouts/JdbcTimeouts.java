@@ -75,13 +75,7 @@ public final class JdbcTimeouts {
   }
 
   private static Duration effective(Duration timeout) {
-    Checks.positive("timeout", timeout);
-    Deadline current = Deadline.currentOrNull();
-    if (current == null) {
-      return timeout;
-    }
-    current.checkNotExpired();
-    return current.clamp(timeout);
+    return Deadline.clampToCurrentOrFail(Checks.positive("timeout", timeout));
   }
 
   private static long ceilDiv(long value, long divisor) {

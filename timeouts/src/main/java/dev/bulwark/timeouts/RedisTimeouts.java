@@ -56,13 +56,7 @@ public final class RedisTimeouts {
    * @throws IllegalArgumentException if {@code commandTimeout} is not positive
    */
   public static Duration commandTimeout(Duration commandTimeout) {
-    Checks.positive("commandTimeout", commandTimeout);
-    Deadline current = Deadline.currentOrNull();
-    if (current == null) {
-      return commandTimeout;
-    }
-    current.checkNotExpired();
-    return current.clamp(commandTimeout);
+    return Deadline.clampToCurrentOrFail(Checks.positive("commandTimeout", commandTimeout));
   }
 
   private static final class DeadlineSource extends TimeoutOptions.TimeoutSource {

@@ -100,7 +100,7 @@ public final class RetryBudget {
    */
   public void recordCall() {
     synchronized (lock) {
-      calls[bucket()]++;
+      calls[bucket(epochNow())]++;
     }
     increment(callCounter);
   }
@@ -113,15 +113,9 @@ public final class RetryBudget {
   public boolean tryAcquireRetry() {
     boolean allowed;
     synchronized (lock) {
-      int current = bucket();
-      long windowCalls = 0;
-      long windowRetries = 0;
-      for (int i = 0; i < BUCKETS; i++) {
-        windowCalls += calls[i];
-        windowRetries += retries[i];
-      }
-      double limit = Math.max(ratio * windowCalls, floor);
-      allowed = windowRetries + 1 <= limit;
+      long epoch = epochNow();
+      int current = bucket(epoch);
+      allowed = sum(retries, epoch) + 1 <= limit(sum(calls, epoch));
       if (allowed) {
         retries[current]++;
       }
@@ -137,36 +131,40 @@ public final class RetryBudget {
    */
   public Snapshot snapshot() {
     synchronized (lock) {
-      bucket();
-      long windowCalls = 0;
-      long windowRetries = 0;
-      for (int i = 0; i < BUCKETS; i++) {
-        windowCalls += calls[i];
-        windowRetries += retries[i];
-      }
-      return new Snapshot(
-          name, windowCalls, windowRetries, (long) Math.max(ratio * windowCalls, floor));
+      long epoch = epochNow();
+      long windowCalls = sum(calls, epoch);
+      return new Snapshot(name, windowCalls, sum(retries, epoch), (long) limit(windowCalls));
     }
   }
 
-  /** {@return the index of the current bucket, clearing buckets that left the window} */
-  private int bucket() {
-    long epoch = Math.floorDiv(ticker.read(), bucketNanos);
+  private double limit(long windowCalls) {
+    return Math.max(ratio * windowCalls, floor);
+  }
+
+  private long epochNow() {
+    return Math.floorDiv(ticker.read(), bucketNanos);
+  }
+
+  /** {@return the index of the bucket of {@code epoch}, emptied if it held an older epoch} */
+  private int bucket(long epoch) {
     int index = (int) Math.floorMod(epoch, (long) BUCKETS);
     if (epochs[index] != epoch) {
       epochs[index] = epoch;
       calls[index] = 0;
       retries[index] = 0;
     }
-    // Buckets older than the window are cleared lazily: a stale one has an old epoch.
+    return index;
+  }
+
+  /** {@return the counts of the buckets still in the window that ends at {@code epoch}} */
+  private long sum(long[] counts, long epoch) {
+    long sum = 0;
     for (int i = 0; i < BUCKETS; i++) {
-      if (epochs[i] != Long.MIN_VALUE && epoch - epochs[i] >= BUCKETS) {
-        epochs[i] = Long.MIN_VALUE;
-        calls[i] = 0;
-        retries[i] = 0;
+      if (epochs[i] > epoch - BUCKETS) {
+        sum += counts[i];
       }
     }
-    return index;
+    return sum;
   }
 
   private static void increment(@Nullable Counter counter) {

@@ -267,7 +267,7 @@ public final class TimeLimiter implements AutoCloseable {
             asyncThreads,
             0,
             TimeUnit.MILLISECONDS,
-            new ArrayBlockingQueue<>(Math.max(1, asyncQueueCapacity)),
+            new ArrayBlockingQueue<>(asyncQueueCapacity),
             Watchdog.daemonThreads("bulwark-timeouts-" + name + "-"),
             new ThreadPoolExecutor.AbortPolicy());
     if (executor.compareAndSet(null, created)) {

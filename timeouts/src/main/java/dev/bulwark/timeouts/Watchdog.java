@@ -12,6 +12,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,9 +80,10 @@ final class Watchdog {
     } catch (RejectedExecutionException e) {
       done.countDown();
       dropped.record(
-          "{} cancel hooks dropped: {} calls' hooks already queued; the call runs on",
-          toRun.size(),
-          HOOK_QUEUE);
+          Checks.format(
+              "%d cancel hooks dropped: %d calls' hooks already queued; the call runs on",
+              toRun.size(), HOOK_QUEUE),
+          null);
     }
   }
 
@@ -95,8 +97,10 @@ final class Watchdog {
 
   void hooksOverdue() {
     overdue.record(
-        "a timed-out call stopped waiting for its cancel hooks after {} s",
-        TimeUnit.NANOSECONDS.toSeconds(LimitedRun.HOOK_WAIT_NANOS));
+        Checks.format(
+            "a timed-out call stopped waiting for its cancel hooks after %d s",
+            TimeUnit.NANOSECONDS.toSeconds(LimitedRun.HOOK_WAIT_NANOS)),
+        null);
   }
 
   static ThreadFactory daemonThreads(String prefix) {
@@ -124,19 +128,11 @@ final class Watchdog {
               .register(Metrics.globalRegistry);
     }
 
-    void record(String message, Object... args) {
+    void record(String text, @Nullable Throwable error) {
       counter.increment();
       int n = count.incrementAndGet();
       if (Integer.bitCount(n) == 1) {
-        Object[] withCount = new Object[args.length + 1];
-        System.arraycopy(args, 0, withCount, 0, args.length);
-        withCount[args.length] = n;
-        if (args.length > 0 && args[args.length - 1] instanceof Throwable) {
-          // Keep the throwable last so SLF4J prints its stack trace.
-          withCount[args.length - 1] = n;
-          withCount[args.length] = args[args.length - 1];
-        }
-        LOG.error(message + " (occurrence {})", withCount);
+        LOG.error("{} (occurrence {})", text, n, error);
       }
     }
   }
