@@ -214,10 +214,19 @@ public final class TimeLimiter implements AutoCloseable {
       return result;
     }
     pending.add(result);
+    // A call that has not started leaves the queue before its future completes, so whoever sees
+    // the future done also sees the slot free.
+    Runnable dequeue =
+        () -> {
+          if (task.cancel(false)) { // false once the call has started
+            pool.remove((Runnable) task);
+          }
+        };
     // The future fails at the limit even if the work, queued or ignoring its interrupt, goes on.
     ScheduledFuture<?> expiry =
         Watchdog.SHARED.schedule(
             () -> {
+              dequeue.run();
               if (result.completeExceptionally(
                   new TimeoutExceededException(
                       limit, Duration.ofNanos(System.nanoTime() - start)))) {
@@ -230,13 +239,10 @@ public final class TimeLimiter implements AutoCloseable {
           pending.remove(result);
           expiry.cancel(false);
           LimitedRun run = running.get();
-          if (run != null) {
-            if (result.isCancelled()) {
-              run.run(); // interrupt and cancel hooks, as at the limit
-            }
-          } else if (task.cancel(false)) {
-            pool.remove((Runnable) task); // free its queue slot now
+          if (run != null && result.isCancelled()) {
+            run.run(); // interrupt and cancel hooks, as at the limit
           }
+          dequeue.run();
         });
     return result;
   }
