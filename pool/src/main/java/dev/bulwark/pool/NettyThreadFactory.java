@@ -1,5 +1,6 @@
 package dev.bulwark.pool;
 
+import dev.bulwark.core.internal.NamedThreads;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -13,8 +14,8 @@ final class NettyThreadFactory extends DefaultThreadFactory {
   private final AtomicInteger next = new AtomicInteger(1);
 
   NettyThreadFactory(String name) {
-    super("bulwark-pool-" + name, true);
-    this.prefix = "bulwark-pool-" + name + "-";
+    super(NamedThreads.prefix("pool", name), true);
+    this.prefix = NamedThreads.prefix("pool", name);
   }
 
   @Override

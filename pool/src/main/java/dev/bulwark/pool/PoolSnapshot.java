@@ -1,5 +1,6 @@
 package dev.bulwark.pool;
 
+import dev.bulwark.core.internal.Checks;
 import java.util.Objects;
 
 /**

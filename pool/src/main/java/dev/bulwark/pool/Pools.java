@@ -2,6 +2,8 @@ package dev.bulwark.pool;
 
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.HikariPoolMXBean;
+import dev.bulwark.core.Secrets;
+import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.RedisURI;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,8 +83,7 @@ public final class Pools {
       RedisURI seed = RedisSettings.parse("seedUrl", url, "redis", "rediss");
       if (seed.isSsl() != tls) {
         throw Checks.invalid(
-            "seedUrl must use TLS like the first seed (%s), but was %s",
-            tls, RedisSettings.masked(url));
+            "seedUrl must use TLS like the first seed (%s), but was %s", tls, Secrets.maskUrl(url));
       }
       seeds.add(url);
     }

@@ -1,10 +1,13 @@
 package dev.bulwark.pool;
 
-import static dev.bulwark.pool.Checks.millis;
-import static dev.bulwark.pool.Checks.seconds;
+import static dev.bulwark.core.internal.Checks.duration;
+import static dev.bulwark.core.internal.Checks.seconds;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
+import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -171,7 +174,7 @@ public final class PostgresPoolBuilder {
    */
   public PostgresPoolBuilder profile(PoolProfile profile) {
     Objects.requireNonNull(profile, "profile");
-    Checks.unset("profile", this.profile, String.valueOf(this.profile));
+    Checks.requireUnset("profile", this.profile);
     this.profile = profile;
     return this;
   }
@@ -189,8 +192,8 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder maximumPoolSize(int size) {
-    Checks.unset("maximumPoolSize", maximumPoolSize, String.valueOf(maximumPoolSize));
-    this.maximumPoolSize = Checks.intBetween("maximumPoolSize", size, 1, MAX_POOL_SIZE);
+    Checks.requireUnset("maximumPoolSize", maximumPoolSize);
+    this.maximumPoolSize = Checks.between("maximumPoolSize", size, 1, MAX_POOL_SIZE);
     return this;
   }
 
@@ -206,8 +209,8 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder minimumIdle(int count) {
-    Checks.unset("minimumIdle", minimumIdle, String.valueOf(minimumIdle));
-    this.minimumIdle = Checks.intBetween("minimumIdle", count, 0, MAX_POOL_SIZE);
+    Checks.requireUnset("minimumIdle", minimumIdle);
+    this.minimumIdle = Checks.between("minimumIdle", count, 0, MAX_POOL_SIZE);
     return this;
   }
 
@@ -222,9 +225,9 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder connectionTimeout(Duration timeout) {
-    Checks.unset("connectionTimeout", connectionTimeout);
+    Checks.requireUnset("connectionTimeout", connectionTimeout);
     this.connectionTimeout =
-        Checks.millisBetween(
+        Checks.between(
             "connectionTimeout",
             Objects.requireNonNull(timeout, "timeout"),
             MIN_CONNECTION_TIMEOUT,
@@ -242,9 +245,9 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder validationTimeout(Duration timeout) {
-    Checks.unset("validationTimeout", validationTimeout);
+    Checks.requireUnset("validationTimeout", validationTimeout);
     this.validationTimeout =
-        Checks.millisBetween(
+        Checks.between(
             "validationTimeout",
             Objects.requireNonNull(timeout, "timeout"),
             MIN_VALIDATION_TIMEOUT,
@@ -263,7 +266,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder statementTimeout(Duration timeout) {
-    Checks.unset("statementTimeout", statementTimeout);
+    Checks.requireUnset("statementTimeout", statementTimeout);
     this.statementTimeout = serverTimeout("statementTimeout", timeout);
     return this;
   }
@@ -279,7 +282,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder idleInTransactionSessionTimeout(Duration timeout) {
-    Checks.unset("idleInTransactionSessionTimeout", idleInTransactionSessionTimeout);
+    Checks.requireUnset("idleInTransactionSessionTimeout", idleInTransactionSessionTimeout);
     this.idleInTransactionSessionTimeout =
         serverTimeout("idleInTransactionSessionTimeout", timeout);
     return this;
@@ -296,7 +299,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder lockTimeout(Duration timeout) {
-    Checks.unset("lockTimeout", lockTimeout);
+    Checks.requireUnset("lockTimeout", lockTimeout);
     this.lockTimeout = serverTimeout("lockTimeout", timeout);
     return this;
   }
@@ -314,9 +317,9 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder maxLifetime(Duration lifetime) {
-    Checks.unset("maxLifetime", maxLifetime);
+    Checks.requireUnset("maxLifetime", maxLifetime);
     this.maxLifetime =
-        Checks.millisBetween(
+        Checks.between(
             "maxLifetime",
             Objects.requireNonNull(lifetime, "lifetime"),
             MIN_MAX_LIFETIME,
@@ -337,13 +340,12 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder keepaliveTime(Duration interval) {
-    Checks.unset("keepaliveTime", keepaliveTime);
+    Checks.requireUnset("keepaliveTime", keepaliveTime);
     Objects.requireNonNull(interval, "interval");
     this.keepaliveTime =
         interval.isZero()
             ? interval
-            : Checks.millisBetween(
-                "keepaliveTime", interval, MIN_KEEPALIVE_TIME, MAX_KEEPALIVE_TIME);
+            : Checks.between("keepaliveTime", interval, MIN_KEEPALIVE_TIME, MAX_KEEPALIVE_TIME);
     return this;
   }
 
@@ -358,12 +360,12 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder leakDetectionThreshold(Duration threshold) {
-    Checks.unset("leakDetectionThreshold", leakDetectionThreshold);
+    Checks.requireUnset("leakDetectionThreshold", leakDetectionThreshold);
     Objects.requireNonNull(threshold, "threshold");
     this.leakDetectionThreshold =
         threshold.isZero()
             ? threshold
-            : Checks.millisBetween(
+            : Checks.between(
                 "leakDetectionThreshold",
                 threshold,
                 MIN_LEAK_DETECTION_THRESHOLD,
@@ -383,7 +385,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder socketTimeout(Duration timeout) {
-    Checks.unset("socketTimeout", socketTimeout, shownSeconds(socketTimeout));
+    Checks.requireUnset("socketTimeout", socketTimeout != null, shownSeconds(socketTimeout));
     this.socketTimeout =
         Checks.wholeSecondsBetween(
             "socketTimeout",
@@ -403,7 +405,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder connectTimeout(Duration timeout) {
-    Checks.unset("connectTimeout", connectTimeout, shownSeconds(connectTimeout));
+    Checks.requireUnset("connectTimeout", connectTimeout != null, shownSeconds(connectTimeout));
     this.connectTimeout =
         Checks.wholeSecondsBetween(
             "connectTimeout",
@@ -424,7 +426,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder loginTimeout(Duration timeout) {
-    Checks.unset("loginTimeout", loginTimeout, shownSeconds(loginTimeout));
+    Checks.requireUnset("loginTimeout", loginTimeout != null, shownSeconds(loginTimeout));
     this.loginTimeout =
         Checks.wholeSecondsBetween(
             "loginTimeout",
@@ -446,9 +448,9 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder infrastructureIdleLimit(Duration limit) {
-    Checks.unset("infrastructureIdleLimit", infrastructureIdleLimit);
+    Checks.requireUnset("infrastructureIdleLimit", infrastructureIdleLimit);
     this.infrastructureIdleLimit =
-        Checks.millisBetween(
+        Checks.between(
             "infrastructureIdleLimit",
             Objects.requireNonNull(limit, "limit"),
             MIN_INFRASTRUCTURE_IDLE_LIMIT,
@@ -467,7 +469,7 @@ public final class PostgresPoolBuilder {
    */
   public PostgresPoolBuilder applicationName(String name) {
     Objects.requireNonNull(name, "name");
-    Checks.unset("applicationName", applicationName, "\"" + applicationName + "\"");
+    Checks.requireUnset("applicationName", applicationName != null, "\"" + applicationName + "\"");
     if (!name.matches("[\\x20-\\x7E]{1,63}")) {
       throw Checks.invalid(
           "applicationName must be 1 to 63 printable ASCII characters, but was \"%s\"", name);
@@ -492,7 +494,7 @@ public final class PostgresPoolBuilder {
    * @throws IllegalStateException if it was already set
    */
   public PostgresPoolBuilder readOnly(boolean readOnly) {
-    Checks.unset("readOnly", this.readOnly, String.valueOf(this.readOnly));
+    Checks.requireUnset("readOnly", this.readOnly);
     this.readOnly = readOnly;
     return this;
   }
@@ -511,8 +513,8 @@ public final class PostgresPoolBuilder {
    */
   public PostgresPoolBuilder poolName(String name) {
     Objects.requireNonNull(name, "name");
-    Checks.unset("poolName", poolName, "\"" + poolName + "\"");
-    this.poolName = Checks.name("poolName", name);
+    Checks.requireUnset("poolName", poolName != null, "\"" + poolName + "\"");
+    this.poolName = Checks.identifier("poolName", name);
     return this;
   }
 
@@ -527,7 +529,7 @@ public final class PostgresPoolBuilder {
    */
   public PostgresPoolBuilder meterRegistry(MeterRegistry registry) {
     Objects.requireNonNull(registry, "registry");
-    Checks.unset("meterRegistry", meterRegistry, String.valueOf(meterRegistry));
+    Checks.requireUnset("meterRegistry", meterRegistry);
     this.meterRegistry = registry;
     return this;
   }
@@ -542,7 +544,7 @@ public final class PostgresPoolBuilder {
    */
   public PostgresPoolBuilder serverSettingsVia(ServerSettings via) {
     Objects.requireNonNull(via, "via");
-    Checks.unset("serverSettingsVia", serverSettings, String.valueOf(serverSettings));
+    Checks.requireUnset("serverSettingsVia", serverSettings);
     this.serverSettings = via;
     return this;
   }
@@ -587,10 +589,10 @@ public final class PostgresPoolBuilder {
    */
   public PostgresPoolBuilder connectionBudget(
       int totalDbConnections, int instances, int poolsPerInstance) {
-    Checks.unset("connectionBudget", budget, String.valueOf(budget));
-    Checks.intBetween("totalDbConnections", totalDbConnections, 1, MAX_BUDGET);
-    Checks.intBetween("instances", instances, 1, MAX_INSTANCES);
-    Checks.intBetween("poolsPerInstance", poolsPerInstance, 1, MAX_POOLS_PER_INSTANCE);
+    Checks.requireUnset("connectionBudget", budget);
+    Checks.between("totalDbConnections", totalDbConnections, 1, MAX_BUDGET);
+    Checks.between("instances", instances, 1, MAX_INSTANCES);
+    Checks.between("poolsPerInstance", poolsPerInstance, 1, MAX_POOLS_PER_INSTANCE);
     this.budget = new Budget(totalDbConnections, instances, poolsPerInstance);
     return this;
   }
@@ -657,7 +659,7 @@ public final class PostgresPoolBuilder {
     if (validation.compareTo(acquire) >= 0) {
       throw Checks.invalid(
           "validationTimeout must be less than connectionTimeout (%s), but was %s",
-          millis(acquire), millis(validation));
+          duration(acquire), duration(validation));
     }
 
     Duration lifetime = maxLifetime;
@@ -680,19 +682,19 @@ public final class PostgresPoolBuilder {
     if (!keepalive.isZero() && keepalive.compareTo(lifetime) >= 0) {
       throw Checks.invalid(
           "keepaliveTime must be less than maxLifetime (%s), but was %s",
-          millis(lifetime), millis(keepalive));
+          duration(lifetime), duration(keepalive));
     }
     if (infrastructureIdleLimit != null
         && lifetime.compareTo(infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN)) > 0) {
       throw Checks.invalid(
           "maxLifetime must be at least %s shorter than infrastructureIdleLimit (%s), but was %s",
-          seconds(INFRASTRUCTURE_MARGIN), millis(infrastructureIdleLimit), millis(lifetime));
+          seconds(INFRASTRUCTURE_MARGIN), duration(infrastructureIdleLimit), duration(lifetime));
     }
     Duration leak = leakDetectionThreshold == null ? Duration.ZERO : leakDetectionThreshold;
     if (!leak.isZero() && leak.compareTo(lifetime) >= 0) {
       throw Checks.invalid(
           "leakDetectionThreshold must be less than maxLifetime (%s), but was %s",
-          millis(lifetime), millis(leak));
+          duration(lifetime), duration(leak));
     }
 
     Duration idleInTransaction =
@@ -706,7 +708,7 @@ public final class PostgresPoolBuilder {
     if (lock.compareTo(statement) > 0) {
       throw Checks.invalid(
           "lockTimeout must be at most statementTimeout (%s), but was %s",
-          millis(statement), millis(lock));
+          duration(statement), duration(lock));
     }
     Duration socket =
         socketTimeout == null
@@ -715,7 +717,7 @@ public final class PostgresPoolBuilder {
     if (socket.compareTo(statement.plus(SOCKET_TIMEOUT_MARGIN)) < 0) {
       throw Checks.invalid(
           "socketTimeout must be at least statementTimeout (%s) + %s, but was %s",
-          millis(statement), millis(SOCKET_TIMEOUT_MARGIN), millis(socket));
+          duration(statement), duration(SOCKET_TIMEOUT_MARGIN), duration(socket));
     }
     Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
     Duration login = loginTimeout == null ? max(DEFAULT_LOGIN_TIMEOUT, connect) : loginTimeout;
@@ -749,13 +751,9 @@ public final class PostgresPoolBuilder {
     String name = poolName == null ? p.poolName() : poolName;
     MeterRegistry registry = meterRegistry;
     if (registry != null
-        && (registry.find(MeteredTrackerFactory.UTILIZATION).tag("name", name).meter() != null
-            || registry.find("hikaricp.connections").tag("pool", name).meter() != null)) {
-      throw new IllegalStateException(
-          Checks.format(
-              "meterRegistry already holds the meters of a pool named \"%s\": give each pool its"
-                  + " own poolName",
-              name));
+        && (Meters.holds(registry, MeteredTrackerFactory.UTILIZATION, Meters.NAME_TAG, name)
+            || Meters.holds(registry, "hikaricp.connections", "pool", name))) {
+      throw Meters.duplicate("pool", name, "poolName");
     }
     return new Resolved(
         p,
@@ -813,7 +811,7 @@ public final class PostgresPoolBuilder {
   }
 
   private static Duration serverTimeout(String setting, Duration timeout) {
-    return Checks.millisBetween(
+    return Checks.between(
         setting,
         Objects.requireNonNull(timeout, "timeout"),
         MIN_SERVER_TIMEOUT,
@@ -968,7 +966,7 @@ public final class PostgresPoolBuilder {
         // pgjdbc's default ("transaction") leaves auto-commit statements free to write.
         config.addDataSourceProperty("readOnlyMode", "always");
       }
-      config.setThreadFactory(new NamedThreadFactory(poolName));
+      config.setThreadFactory(NamedThreads.daemon("pool", poolName));
       config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.getSeconds()));
       config.addDataSourceProperty("connectTimeout", String.valueOf(connectTimeout.getSeconds()));
       config.addDataSourceProperty("loginTimeout", String.valueOf(loginTimeout.getSeconds()));

@@ -1,5 +1,6 @@
 package dev.bulwark.pool;
 
+import dev.bulwark.core.Secrets;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisClient;
@@ -227,7 +228,7 @@ public final class RedisClientBuilder {
   @Override
   public String toString() {
     StringJoiner s = new StringJoiner(", ", "RedisClientBuilder{", "}");
-    s.add("url=" + RedisSettings.masked(url));
+    s.add("url=" + Secrets.maskUrl(url));
     settings.describe(s);
     return s.toString();
   }

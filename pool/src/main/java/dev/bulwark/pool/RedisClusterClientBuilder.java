@@ -1,5 +1,7 @@
 package dev.bulwark.pool;
 
+import dev.bulwark.core.Secrets;
+import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.ClusterClientOptions;
@@ -58,9 +60,9 @@ public final class RedisClusterClientBuilder {
    * @throws IllegalStateException if it was already set
    */
   public RedisClusterClientBuilder topologyRefreshPeriod(Duration period) {
-    Checks.unset("topologyRefreshPeriod", topologyRefreshPeriod);
+    Checks.requireUnset("topologyRefreshPeriod", topologyRefreshPeriod);
     this.topologyRefreshPeriod =
-        Checks.millisBetween(
+        Checks.between(
             "topologyRefreshPeriod",
             Objects.requireNonNull(period, "period"),
             RedisSettings.MIN_TOPOLOGY_REFRESH_PERIOD,
@@ -252,10 +254,7 @@ public final class RedisClusterClientBuilder {
   @Override
   public String toString() {
     StringJoiner s = new StringJoiner(", ", "RedisClusterClientBuilder{", "}");
-    s.add(
-        seeds.stream()
-            .map(RedisSettings::masked)
-            .collect(Collectors.joining(", ", "seeds=[", "]")));
+    s.add(seeds.stream().map(Secrets::maskUrl).collect(Collectors.joining(", ", "seeds=[", "]")));
     Checks.addSetting(s, "topologyRefreshPeriod", topologyRefreshPeriod);
     settings.describe(s);
     return s.toString();

@@ -1,7 +1,9 @@
 package dev.bulwark.pool;
 
-import static dev.bulwark.pool.Checks.seconds;
+import static dev.bulwark.core.internal.Checks.seconds;
 
+import dev.bulwark.core.Secrets;
+import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisURI;
@@ -106,31 +108,16 @@ final class RedisSettings {
     String scheme = colon < 0 ? "" : url.substring(0, colon).toLowerCase(Locale.ROOT);
     String expected = String.join("://, ", schemes) + "://";
     if (!Arrays.asList(schemes).contains(scheme)) {
-      throw Checks.invalid("%s must start with %s, but was %s", setting, expected, masked(url));
+      throw Checks.invalid(
+          "%s must start with %s, but was %s", setting, expected, Secrets.maskUrl(url));
     }
     try {
       return RedisURI.create(url);
     } catch (RuntimeException e) {
       // Neither e's message nor e itself: both may carry the URL, password included.
-      throw Checks.invalid("%s must be a valid Redis URL, but was %s", setting, masked(url));
+      throw Checks.invalid(
+          "%s must be a valid Redis URL, but was %s", setting, Secrets.maskUrl(url));
     }
-  }
-
-  /**
-   * Replaces the user-info part of a URL, which may hold a password, with {@code ***}: everything
-   * from after {@code ://} (or from the start, without one) up to the last {@code @}. A password
-   * may itself contain {@code /}, {@code @} or {@code #}, so the last {@code @} is the only safe
-   * end; when an {@code @} sits in the path or query instead, more than the user-info is masked,
-   * never less.
-   */
-  static String masked(String url) {
-    int scheme = url.indexOf("://");
-    int start = scheme < 0 ? 0 : scheme + 3;
-    int at = url.lastIndexOf('@');
-    if (at < start) {
-      return url;
-    }
-    return url.substring(0, start) + "***" + url.substring(at);
   }
 
   /**
@@ -147,9 +134,9 @@ final class RedisSettings {
   }
 
   void connectTimeout(Duration timeout) {
-    Checks.unset("connectTimeout", connectTimeout);
+    Checks.requireUnset("connectTimeout", connectTimeout);
     connectTimeout =
-        Checks.millisBetween(
+        Checks.between(
             "connectTimeout",
             Objects.requireNonNull(timeout, "timeout"),
             MIN_TIMEOUT,
@@ -157,9 +144,9 @@ final class RedisSettings {
   }
 
   void commandTimeout(Duration timeout) {
-    Checks.unset("commandTimeout", commandTimeout);
+    Checks.requireUnset("commandTimeout", commandTimeout);
     commandTimeout =
-        Checks.millisBetween(
+        Checks.between(
             "commandTimeout",
             Objects.requireNonNull(timeout, "timeout"),
             MIN_TIMEOUT,
@@ -167,7 +154,7 @@ final class RedisSettings {
   }
 
   void keepAlive(Duration idle, Duration interval, int count) {
-    Checks.unset("keepAlive", keepAlive, String.valueOf(keepAlive));
+    Checks.requireUnset("keepAlive", keepAlive);
     Checks.wholeSecondsBetween(
         "keepAlive idle",
         Objects.requireNonNull(idle, "idle"),
@@ -178,14 +165,14 @@ final class RedisSettings {
         Objects.requireNonNull(interval, "interval"),
         Duration.ofSeconds(1),
         MAX_KEEPALIVE_INTERVAL);
-    Checks.intBetween("keepAlive count", count, 1, MAX_KEEPALIVE_COUNT);
+    Checks.between("keepAlive count", count, 1, MAX_KEEPALIVE_COUNT);
     keepAlive = new KeepAlive(idle, interval, count);
   }
 
   void tcpUserTimeout(Duration timeout) {
-    Checks.unset("tcpUserTimeout", tcpUserTimeout);
+    Checks.requireUnset("tcpUserTimeout", tcpUserTimeout);
     tcpUserTimeout =
-        Checks.millisBetween(
+        Checks.between(
             "tcpUserTimeout",
             Objects.requireNonNull(timeout, "timeout"),
             MIN_TCP_USER_TIMEOUT,
@@ -193,21 +180,20 @@ final class RedisSettings {
   }
 
   void requestQueueSize(int size) {
-    Checks.unset("requestQueueSize", requestQueueSize, String.valueOf(requestQueueSize));
-    requestQueueSize = Checks.intBetween("requestQueueSize", size, 1, MAX_REQUEST_QUEUE_SIZE);
+    Checks.requireUnset("requestQueueSize", requestQueueSize);
+    requestQueueSize = Checks.between("requestQueueSize", size, 1, MAX_REQUEST_QUEUE_SIZE);
   }
 
   void disconnectedBehavior(DisconnectedBehavior behavior) {
     Objects.requireNonNull(behavior, "behavior");
-    Checks.unset(
-        "disconnectedBehavior", disconnectedBehavior, String.valueOf(disconnectedBehavior));
+    Checks.requireUnset("disconnectedBehavior", disconnectedBehavior);
     disconnectedBehavior = behavior;
   }
 
   void maxReconnectDelay(Duration delay) {
-    Checks.unset("maxReconnectDelay", maxReconnectDelay);
+    Checks.requireUnset("maxReconnectDelay", maxReconnectDelay);
     maxReconnectDelay =
-        Checks.millisBetween(
+        Checks.between(
             "maxReconnectDelay",
             Objects.requireNonNull(delay, "delay"),
             MIN_RECONNECT_DELAY,
@@ -216,13 +202,13 @@ final class RedisSettings {
 
   void clientResources(ClientResources resources) {
     Objects.requireNonNull(resources, "resources");
-    Checks.unset("clientResources", clientResources, "another instance");
+    Checks.requireUnset("clientResources", clientResources != null, "another instance");
     clientResources = resources;
   }
 
   void meterRegistry(MeterRegistry registry) {
     Objects.requireNonNull(registry, "registry");
-    Checks.unset("meterRegistry", meterRegistry, String.valueOf(meterRegistry));
+    Checks.requireUnset("meterRegistry", meterRegistry);
     meterRegistry = registry;
   }
 

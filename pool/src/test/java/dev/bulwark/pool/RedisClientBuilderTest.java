@@ -250,10 +250,12 @@ class RedisClientBuilderTest {
 
   @Test
   void maskingHidesEverythingUpToTheLastAt() {
-    assertThat(RedisSettings.masked("redis://cache:6379")).isEqualTo("redis://cache:6379");
-    assertThat(RedisSettings.masked("redis://u:p@cache:6379/0"))
+    assertThat(dev.bulwark.core.Secrets.maskUrl("redis://cache:6379"))
+        .isEqualTo("redis://cache:6379");
+    assertThat(dev.bulwark.core.Secrets.maskUrl("redis://u:p@cache:6379/0"))
         .isEqualTo("redis://***@cache:6379/0");
-    assertThat(RedisSettings.masked("redis://:a@b/c#d@cache")).isEqualTo("redis://***@cache");
+    assertThat(dev.bulwark.core.Secrets.maskUrl("redis://:a@b/c#d@cache"))
+        .isEqualTo("redis://***@cache");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import io.github.resilience4j.bulkhead.Bulkhead;
 import io.github.resilience4j.bulkhead.BulkheadConfig;
 import io.github.resilience4j.bulkhead.BulkheadRegistry;
@@ -46,7 +47,7 @@ public final class Bulkheads {
     private @Nullable MeterRegistry meterRegistry;
 
     private Builder(String name) {
-      this.name = Checks.name(name);
+      this.name = Checks.notBlank("name", name);
     }
 
     /**
@@ -78,7 +79,7 @@ public final class Bulkheads {
       if (maxWait.compareTo(Duration.ofMinutes(1)) > 0) {
         throw new IllegalArgumentException(
             Checks.format(
-                "maxWait must be at most 60000 ms, but was %s", Checks.describe(maxWait)));
+                "maxWait must be at most 60000 ms, but was %s", Checks.duration(maxWait)));
       }
       this.maxWait = maxWait;
       return this;

@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.SlidingWindowType;
@@ -65,7 +66,7 @@ public final class CircuitBreakers {
     private @Nullable MeterRegistry meterRegistry;
 
     private Builder(String name) {
-      this.name = Checks.name(name);
+      this.name = Checks.notBlank("name", name);
     }
 
     /**
@@ -120,7 +121,7 @@ public final class CircuitBreakers {
         throw new IllegalArgumentException(
             Checks.format(
                 "window must be whole seconds between 1 s and 1 h, but was %s",
-                Checks.describe(window)));
+                Checks.duration(window)));
       }
       this.window = window;
       return this;

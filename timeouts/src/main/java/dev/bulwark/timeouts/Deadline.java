@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -257,8 +258,8 @@ public final class Deadline {
   public String toString() {
     long left = remainingNanos();
     return left > 0
-        ? "Deadline[" + Checks.describe(Duration.ofNanos(left)) + " left]"
-        : "Deadline[expired " + Checks.describe(Duration.ofNanos(-left)) + " ago]";
+        ? "Deadline[" + Checks.duration(Duration.ofNanos(left)) + " left]"
+        : "Deadline[expired " + Checks.duration(Duration.ofNanos(-left)) + " ago]";
   }
 
   /**

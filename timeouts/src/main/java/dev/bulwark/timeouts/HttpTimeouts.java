@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.Objects;

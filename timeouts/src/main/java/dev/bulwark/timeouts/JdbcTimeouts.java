@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;

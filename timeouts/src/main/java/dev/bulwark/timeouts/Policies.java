@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import io.github.resilience4j.bulkhead.Bulkhead;
 import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;

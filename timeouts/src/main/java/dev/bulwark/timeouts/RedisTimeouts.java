@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.protocol.RedisCommand;
 import java.time.Duration;

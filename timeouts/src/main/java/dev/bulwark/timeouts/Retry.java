@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -331,7 +332,7 @@ public final class Retry {
     private LongUnaryOperator jitter = cap -> ThreadLocalRandom.current().nextLong(cap + 1);
 
     private Builder(String name) {
-      this.name = Checks.name(name);
+      this.name = Checks.notBlank("name", name);
     }
 
     /**
@@ -366,13 +367,13 @@ public final class Retry {
       Checks.positive("maxBackoff", max);
       if (max.compareTo(MAX_BACKOFF_LIMIT) > 0) {
         throw new IllegalArgumentException(
-            Checks.format("maxBackoff must be at most 1 day, but was %s", Checks.describe(max)));
+            Checks.format("maxBackoff must be at most 1 day, but was %s", Checks.duration(max)));
       }
       if (max.compareTo(initial) < 0) {
         throw new IllegalArgumentException(
             Checks.format(
                 "maxBackoff must be at least initialBackoff (%s), but was %s",
-                Checks.describe(initial), Checks.describe(max)));
+                Checks.duration(initial), Checks.duration(max)));
       }
       this.initialBackoff = initial;
       this.maxBackoff = max;
@@ -517,7 +518,7 @@ public final class Retry {
         throw new IllegalArgumentException(
             Checks.format(
                 "minAttemptTime must be shorter than maxDuration (%s), but was %s",
-                Checks.describe(maxDuration), Checks.describe(minAttempt)));
+                Checks.duration(maxDuration), Checks.duration(minAttempt)));
       }
       return new Retry(this);
     }

@@ -1,5 +1,6 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -199,7 +200,7 @@ public final class RetryBudget {
     private @Nullable MeterRegistry meterRegistry;
 
     private Builder(String name) {
-      this.name = Checks.name(name);
+      this.name = Checks.notBlank("name", name);
     }
 
     /**
@@ -252,7 +253,7 @@ public final class RetryBudget {
           || window.compareTo(Duration.ofHours(1)) > 0) {
         throw new IllegalArgumentException(
             Checks.format(
-                "window must be between 1 s and 1 h, but was %s", Checks.describe(window)));
+                "window must be between 1 s and 1 h, but was %s", Checks.duration(window)));
       }
       this.window = window;
       return this;

@@ -1,5 +1,7 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
@@ -274,7 +276,7 @@ public final class TimeLimiter implements AutoCloseable {
             0,
             TimeUnit.MILLISECONDS,
             new ArrayBlockingQueue<>(asyncQueueCapacity),
-            Watchdog.daemonThreads("bulwark-timeouts-" + name + "-"),
+            NamedThreads.daemon("timeouts", name),
             new ThreadPoolExecutor.AbortPolicy());
     if (executor.compareAndSet(null, created)) {
       if (closed) {
@@ -354,7 +356,7 @@ public final class TimeLimiter implements AutoCloseable {
     private @Nullable MeterRegistry meterRegistry;
 
     private Builder(String name) {
-      this.name = Checks.name(name);
+      this.name = Checks.notBlank("name", name);
     }
 
     /**

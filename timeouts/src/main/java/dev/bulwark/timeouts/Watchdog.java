@@ -1,5 +1,7 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Metrics;
 import java.util.List;
@@ -8,7 +10,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,7 +41,7 @@ final class Watchdog {
   private final Trouble overdue = new Trouble("overdue");
 
   private Watchdog() {
-    timer = new ScheduledThreadPoolExecutor(1, daemonThreads("bulwark-timeouts-watchdog-"));
+    timer = new ScheduledThreadPoolExecutor(1, NamedThreads.daemon("timeouts", "watchdog"));
     timer.setRemoveOnCancelPolicy(true);
     timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     hooks =
@@ -50,7 +51,7 @@ final class Watchdog {
             30,
             TimeUnit.SECONDS,
             new ArrayBlockingQueue<>(HOOK_QUEUE),
-            daemonThreads("bulwark-timeouts-cancel-"),
+            NamedThreads.daemon("timeouts", "cancel"),
             new ThreadPoolExecutor.AbortPolicy());
     hooks.allowCoreThreadTimeOut(true);
   }
@@ -101,18 +102,6 @@ final class Watchdog {
             "a timed-out call stopped waiting for its cancel hooks after %d s",
             TimeUnit.NANOSECONDS.toSeconds(LimitedRun.HOOK_WAIT_NANOS)),
         null);
-  }
-
-  static ThreadFactory daemonThreads(String prefix) {
-    AtomicInteger count = new AtomicInteger();
-    ClassLoader loader = Watchdog.class.getClassLoader();
-    return task -> {
-      // No inherited thread-locals: the creating thread's context must not stick to the pool.
-      Thread thread = new Thread(null, task, prefix + count.incrementAndGet(), 0, false);
-      thread.setDaemon(true);
-      thread.setContextClassLoader(loader);
-      return thread;
-    };
   }
 
   /** A counted kind of trouble, logged at its 1st, 2nd, 4th, 8th... occurrence. */

@@ -1,0 +1,69 @@
+package dev.bulwark.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class SecretsTest {
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "jdbc:postgresql://shop:s3cr3t@db:5432/shop | jdbc:postgresql://***@db:5432/shop",
+        "postgres://shop:s3cr3t@db.internal/shop | postgres://***@db.internal/shop",
+        "redis://:s3cr3t@127.0.0.1:6379/0 | redis://***@127.0.0.1:6379/0",
+        "rediss://default:s3cr3t@cache:6380 | rediss://***@cache:6380",
+        "redis-sentinel://:s3cr3t@h1:26379,h2:26379/0#mymaster"
+            + " | redis-sentinel://***@h1:26379,h2:26379/0#mymaster",
+        // Unencoded '@', '/', '?' and '#' in a password: the last '@' ends the user-info.
+        "redis://:p@ss/w?o#rd@127.0.0.1:6379 | redis://***@127.0.0.1:6379",
+        "jdbc:postgresql://db/shop?user=shop&password=s3cr3t&ssl=true"
+            + " | jdbc:postgresql://db/shop?user=shop&password=***&ssl=true",
+        "jdbc:postgresql://db/shop?sslpassword=s3cr3t;PWD=s3cr3t;Token=s3cr3t#f"
+            + " | jdbc:postgresql://db/shop?sslpassword=***;PWD=***;Token=***#f",
+        "jdbc:postgresql://u:s3cr3t@db/shop?password=s3cr3t&api_key=s3cr3t&apikeys=x"
+            + " | jdbc:postgresql://***@db/shop?password=***&api_key=***&apikeys=x",
+        "jdbc:postgresql:shop?password=s3cr3t | jdbc:postgresql:shop?password=***",
+        "shop:s3cr3t@host | ***@host",
+        "redis://127.0.0.1:6379/0 | redis://127.0.0.1:6379/0",
+        "not a url | not a url",
+        "jdbc:postgresql://db/shop?password= | jdbc:postgresql://db/shop?password=***",
+        "jdbc:postgresql://db/shop?&&password | jdbc:postgresql://db/shop?&&password",
+      })
+  void masksUserInfoAndSecretParameters(String url, String expected) {
+    assertThat(Secrets.maskUrl(url)).isEqualTo(expected).doesNotContain("s3cr3t");
+  }
+
+  @Test
+  void nullIsShownAsNull() {
+    assertThat(Secrets.maskUrl(null)).isEqualTo("null");
+    assertThat(Secrets.redact(null, "x")).isEqualTo("null");
+  }
+
+  @Test
+  void redactsASecretAsGivenAndPercentEncoded() {
+    assertThat(Secrets.redact("host shop:p@ss w/rd@db and shop:p%40ss%20w%2Frd@db", "p@ss w/rd"))
+        .isEqualTo("host shop:***@db and shop:***@db");
+    assertThat(Secrets.redact("p%40ss+w", "p@ss w")).isEqualTo("***");
+    assertThat(Secrets.redact("nothing here", "")).isEqualTo("nothing here");
+    assertThat(Secrets.redact("nothing here", null)).isEqualTo("nothing here");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "jdbc:postgresql://shop:s3cr3t@db/shop | true",
+        "jdbc:postgresql://shop@db/shop | true",
+        "jdbc:postgresql://shop:s3/cr@db/shop | true",
+        "jdbc:postgresql://db/shop?user=app@tenant | false",
+        "jdbc:postgresql://db/shop | false",
+        "jdbc:postgresql:shop | false",
+      })
+  void findsUserInfoBeforeTheQuery(String url, boolean expected) {
+    assertThat(Secrets.hasUserInfo(url)).isEqualTo(expected);
+  }
+}
