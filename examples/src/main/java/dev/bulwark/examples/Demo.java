@@ -52,6 +52,9 @@ public final class Demo {
     System.out.println("== servers");
     System.out.println("Redis      " + redis.url() + " " + redisVersion(redis));
     System.out.println("PostgreSQL " + postgres.jdbcUrl() + " " + postgresVersion(postgres));
+    System.out.println(
+        "(timings below are of a cold JVM: the first calls include class loading and JIT"
+            + " warm-up, so they are slower than a warmed service's)");
 
     calculationLimit();
     try (TestDatabase db = postgres.newDatabase()) {
