@@ -1,6 +1,9 @@
 package dev.bulwark.benchmarks.timeouts;
 
 import dev.bulwark.timeouts.Timeouts;
+import dev.failsafe.Failsafe;
+import dev.failsafe.FailsafeExecutor;
+import dev.failsafe.Timeout;
 import io.github.resilience4j.timelimiter.TimeLimiterConfig;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -21,12 +24,16 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * What a 1 s time limit costs around a call that finishes at once: the call alone, {@link
  * Timeouts#within(Duration, dev.bulwark.timeouts.Call)} (the call stays on the caller's thread, a
- * shared watchdog is armed and disarmed), and Resilience4j's {@code TimeLimiter}, which needs the
- * call on another thread: through a {@code Future} from a fixed pool (the path that can cancel the
- * work) and through a {@code CompletionStage} with a scheduler for the timeout.
+ * shared watchdog is armed and disarmed), Failsafe's {@code Timeout} with interrupt on a
+ * synchronous {@code get} (the same design: the call stays on the caller's thread, a shared
+ * scheduler is armed and disarmed), and Resilience4j's {@code TimeLimiter}, which needs the call on
+ * another thread: through a {@code Future} from a fixed pool (the path that can cancel the work)
+ * and through a {@code CompletionStage} with a scheduler for the timeout.
  *
- * <p>The Resilience4j scheduler removes cancelled timeouts from its queue, its best setting: with
- * the JDK default, every call would leave a cancelled task queued for the full second.
+ * <p>The Failsafe executor is built once, as a user would hold it. The Resilience4j scheduler
+ * removes cancelled timeouts from its queue, its best setting: with the JDK default, every call
+ * would leave a cancelled task queued for the full second. Failsafe's own scheduler removes them
+ * too.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -41,6 +48,7 @@ public class TimeLimitOverheadBenchmark {
   private ExecutorService executor;
   private ScheduledThreadPoolExecutor scheduler;
   private io.github.resilience4j.timelimiter.TimeLimiter resilience4j;
+  private FailsafeExecutor<Long> failsafe;
   private Callable<Long> task;
 
   @Setup
@@ -52,6 +60,7 @@ public class TimeLimitOverheadBenchmark {
         io.github.resilience4j.timelimiter.TimeLimiter.of(
             "benchmark",
             TimeLimiterConfig.custom().timeoutDuration(LIMIT).cancelRunningFuture(true).build());
+    failsafe = Failsafe.with(Timeout.<Long>builder(LIMIT).withInterrupt().build());
     task = this::work;
   }
 
@@ -77,6 +86,11 @@ public class TimeLimitOverheadBenchmark {
   @Benchmark
   public Long bulwarkWithin() {
     return Timeouts.within(LIMIT, () -> work());
+  }
+
+  @Benchmark
+  public Long failsafeTimeout() {
+    return failsafe.get(() -> work());
   }
 
   @Benchmark

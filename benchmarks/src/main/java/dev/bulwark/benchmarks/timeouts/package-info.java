@@ -1,4 +1,6 @@
-/** JMH benchmarks of {@code bulwark-timeouts} against Resilience4j, run side by side. */
+/**
+ * JMH benchmarks of {@code bulwark-timeouts} against Resilience4j and Failsafe, run side by side.
+ */
 @NullMarked
 package dev.bulwark.benchmarks.timeouts;
 
