@@ -43,7 +43,7 @@ final class Checks {
 
   /** Throws IAE unless the value is a whole number of seconds with {@code min <= value <= max}. */
   static Duration wholeSecondsBetween(String setting, Duration value, Duration min, Duration max) {
-    if (value.getNano() != 0 || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+    if (value.toNanosPart() != 0 || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
       throw new IllegalArgumentException(
           format(
               "%s must be a whole number of seconds between %s and %s, but was %s",

@@ -67,7 +67,7 @@ final class Checks {
     }
   }
 
-  static String format(String pattern, Object... args) {
+  static String format(String pattern, @Nullable Object... args) {
     return String.format(Locale.ROOT, pattern, args);
   }
 }
