@@ -29,20 +29,33 @@ final class OwnedResources {
       return clientShutdown;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
-    clientShutdown.whenComplete(
-        (ignored, clientFailure) ->
-            resources
-                .shutdown(quietPeriod, timeout, unit)
-                .addListener(
-                    released -> {
-                      if (clientFailure != null) {
-                        done.completeExceptionally(clientFailure);
-                      } else if (!released.isSuccess()) {
-                        done.completeExceptionally(released.cause());
-                      } else {
-                        done.complete(null);
-                      }
-                    }));
+    // The stage whenComplete returns only repeats clientShutdown's outcome; done reports both.
+    CompletableFuture<Void> unused =
+        clientShutdown.whenComplete(
+            (ignored, clientFailure) -> {
+              try {
+                resources
+                    .shutdown(quietPeriod, timeout, unit)
+                    .addListener(
+                        released -> {
+                          if (clientFailure != null) {
+                            done.completeExceptionally(clientFailure);
+                          } else if (!released.isSuccess()) {
+                            done.completeExceptionally(released.cause());
+                          } else {
+                            done.complete(null);
+                          }
+                        });
+              } catch (RuntimeException e) {
+                // The ignored stage would swallow this and leave done pending for ever.
+                if (clientFailure != null) {
+                  clientFailure.addSuppressed(e);
+                  done.completeExceptionally(clientFailure);
+                } else {
+                  done.completeExceptionally(e);
+                }
+              }
+            });
     return done;
   }
 }

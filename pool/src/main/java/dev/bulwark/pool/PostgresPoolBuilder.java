@@ -150,7 +150,7 @@ public final class PostgresPoolBuilder {
     }
     int query = url.indexOf('?');
     if (query >= 0) {
-      for (String pair : url.substring(query + 1).split("&")) {
+      for (String pair : url.substring(query + 1).split("&", -1)) {
         int eq = pair.indexOf('=');
         String key = eq < 0 ? pair : pair.substring(0, eq);
         for (String owned : OWNED_URL_PARAMETERS) {
@@ -568,7 +568,7 @@ public final class PostgresPoolBuilder {
 
   /**
    * Caps this pool so that {@code poolsPerInstance} pools on each of {@code instances} instances
-   * fit in {@code totalDbConnections}: the cap is {@code totalDbConnections / (instances &times;
+   * fit in {@code totalDbConnections}: the cap is {@code totalDbConnections / (instances *
    * poolsPerInstance)}, rounded down. An unset maximum pool size becomes the smaller of the
    * profile's default and the cap; a set one must not exceed the cap. {@link #build()} fails when
    * the cap is below the profile's smallest pool (2 for API, 1 otherwise).

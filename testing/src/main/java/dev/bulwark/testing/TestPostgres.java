@@ -136,7 +136,7 @@ public final class TestPostgres {
     }
     String query = uri.getRawQuery();
     if (query != null) {
-      for (String pair : query.split("&")) {
+      for (String pair : query.split("&", -1)) {
         int eq = pair.indexOf('=');
         if (eq < 0) {
           continue;

@@ -117,7 +117,7 @@ public final class CircuitBreakers {
       Objects.requireNonNull(window, "window");
       if (window.compareTo(Duration.ofSeconds(1)) < 0
           || window.compareTo(Duration.ofHours(1)) > 0
-          || window.getNano() != 0) {
+          || window.toNanosPart() != 0) {
         throw new IllegalArgumentException(
             Checks.format(
                 "window must be whole seconds between 1 s and 1 h, but was %s",

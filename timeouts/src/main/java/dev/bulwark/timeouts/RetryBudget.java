@@ -139,7 +139,7 @@ public final class RetryBudget {
   }
 
   private double limit(long windowCalls) {
-    return Math.max(ratio * windowCalls, floor);
+    return Math.max(ratio * windowCalls, (double) floor);
   }
 
   private long epochNow() {

@@ -160,6 +160,8 @@ public final class TimeLimiter implements AutoCloseable {
    *     TimeoutExceededException} at the limit, or with {@link RejectedExecutionException} if the
    *     queue is full or the limiter is closed. Cancelling it interrupts the call.
    */
+  // pending holds CompletableFutures, whose equality is Object's identity, as it needs.
+  @SuppressWarnings("CollectionUndefinedEquality")
   public <T> CompletableFuture<T> submit(CancellableCall<T, ? extends Exception> call) {
     Objects.requireNonNull(call, "call");
     long start = System.nanoTime();
@@ -236,16 +238,18 @@ public final class TimeLimiter implements AutoCloseable {
               }
             },
             Math.max(0, deadline.remainingNanos()));
-    result.whenComplete(
-        (value, error) -> {
-          pending.remove(result);
-          expiry.cancel(false);
-          LimitedRun run = running.get();
-          if (run != null && result.isCancelled()) {
-            run.run(); // interrupt and cancel hooks, as at the limit
-          }
-          dequeue.run();
-        });
+    // Clean-up only: callers wait on result, not on the stage whenComplete returns.
+    CompletableFuture<T> unused =
+        result.whenComplete(
+            (value, error) -> {
+              pending.remove(result);
+              expiry.cancel(false);
+              LimitedRun run = running.get();
+              if (run != null && result.isCancelled()) {
+                run.run(); // interrupt and cancel hooks, as at the limit
+              }
+              dequeue.run();
+            });
     return result;
   }
 

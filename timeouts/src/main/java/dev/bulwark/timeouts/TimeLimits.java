@@ -23,6 +23,8 @@ final class TimeLimits {
    *
    * @param started told of the run before the call starts, so it can be fired from outside
    */
+  // NullAway cannot see that result holds what the call returned whenever failure is null.
+  @SuppressWarnings("NullAway")
   static <T, X extends Exception> T run(
       Deadline requested, CancellableCall<T, X> call, @Nullable Consumer<LimitedRun> started)
       throws X {
@@ -69,7 +71,8 @@ final class TimeLimits {
   }
 
   /** Rethrows what a {@code Call<?, X>} threw: an unchecked exception, an error or an X. */
-  @SuppressWarnings("unchecked")
+  // X is only returned so that callers can write "throw rethrow(t)"; they name it explicitly.
+  @SuppressWarnings({"unchecked", "TypeParameterUnusedInFormals"})
   static <X extends Exception> X rethrow(Throwable failure) throws X {
     if (failure instanceof RuntimeException) {
       throw (RuntimeException) failure;

@@ -33,7 +33,7 @@ public final class Checks {
    * @return {@code "1500 ms"}, {@code "0.25 ms"} or {@code "1 ns"}
    */
   public static String duration(Duration value) {
-    if (value.getNano() % NANOS_PER_MICRO != 0) {
+    if (value.toNanosPart() % NANOS_PER_MICRO != 0) {
       return decimal(value, 9) + " ns";
     }
     return decimal(value, 3) + " ms";
@@ -51,7 +51,7 @@ public final class Checks {
 
   private static String decimal(Duration value, int shift) {
     BigDecimal exact =
-        BigDecimal.valueOf(value.getSeconds()).add(BigDecimal.valueOf(value.getNano(), 9));
+        BigDecimal.valueOf(value.getSeconds()).add(BigDecimal.valueOf(value.toNanosPart(), 9));
     BigDecimal shifted = exact.movePointRight(shift).stripTrailingZeros();
     return shifted.scale() < 0 ? shifted.setScale(0).toPlainString() : shifted.toPlainString();
   }
@@ -143,7 +143,7 @@ public final class Checks {
   public static Duration wholeSecondsBetween(
       String setting, Duration value, Duration min, Duration max) {
     Objects.requireNonNull(value, setting);
-    if (value.getNano() != 0 || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+    if (value.toNanosPart() != 0 || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
       throw invalid(
           "%s must be a whole number of seconds between %s and %s, but was %s",
           setting, seconds(min), seconds(max), seconds(value));
