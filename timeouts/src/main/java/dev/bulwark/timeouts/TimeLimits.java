@@ -68,7 +68,7 @@ final class TimeLimits {
           CURRENT_RUN.set(enclosing);
         }
       }
-      if (!run.finish(interruptedBefore)) {
+      if (!run.finish(interruptedBefore, failure != null)) {
         Duration elapsed = Duration.ofNanos(deadline.ticker().read() - start);
         throw exceeded(limiterName, own, limit, elapsed, failure);
       }
