@@ -12,18 +12,23 @@ import org.jspecify.annotations.Nullable;
  * An absolute point in time on a monotonic {@link Ticker}, by which a call must be done.
  *
  * <p>A deadline is made once, where a request enters the service ({@code Deadline.after(2 s)}), and
- * travels with the call: {@link #enter()} makes it the thread's {@linkplain #current() current
- * deadline}, {@link #wrap(Runnable)} and friends carry it into executor tasks, and the client
- * helpers ({@link JdbcTimeouts}, {@link RedisTimeouts}, {@link HttpTimeouts}) clamp each outgoing
- * call's timeout to the time left. A nested scope takes the earlier of the two deadlines: an inner
- * call can shorten the time the call has, never extend it.
+ * travels with the call: {@link #call(Call)} and {@link #run(Runnable)} run code with it as the
+ * thread's {@linkplain #current() current deadline} ({@link #enter()} does the same for a block of
+ * code), {@link #wrap(Runnable)} and friends carry it into executor tasks, and the client helpers
+ * ({@link JdbcTimeouts}, {@link RedisTimeouts}, {@link HttpTimeouts}) clamp each outgoing call's
+ * timeout to the time left. A nested scope takes the earlier of the two deadlines: an inner call
+ * can shorten the time the call has, never extend it.
  *
  * <pre>{@code
- * try (Deadline.Scope scope = Deadline.after(Duration.ofSeconds(2)).enter()) {
+ * int rows = Deadline.after(Duration.ofSeconds(2)).call(() -> {
  *   JdbcTimeouts.applyTo(statement, Duration.ofSeconds(30)); // gets at most the ~2 s left
- *   ...
- * }
+ *   return statement.executeUpdate();
+ * });
  * }</pre>
+ *
+ * <p>A current deadline only informs: the helpers clamp to it and fail fast once it has passed, but
+ * nothing interrupts code that runs past it. To stop the work at the deadline, run it with {@link
+ * Timeouts#within(Deadline, Call)}.
  *
  * <p>Instances are immutable and thread-safe. The current deadline is per thread.
  */
@@ -154,6 +159,47 @@ public final class Deadline {
     Deadline effective = previous == null ? this : previous.min(this);
     CURRENT.set(effective);
     return new Scope(previous, effective);
+  }
+
+  /**
+   * Runs {@code call} on this thread with this deadline, or the thread's current one if that is
+   * earlier, as the current deadline, and restores the previous one when it returns or throws. The
+   * same as {@code try (Scope scope = enter()) { return call.call(); }}, without a scope variable
+   * that the body never names (which {@code javac -Xlint:try} warns about).
+   *
+   * <p>It does not stop {@code call} at the deadline; {@link Timeouts#within(Deadline, Call)} does.
+   *
+   * @param call the call
+   * @param <T> the result type
+   * @param <X> the checked exception the call may throw, inferred from the lambda
+   * @return what the call returned
+   * @throws X what the call threw
+   */
+  public <T, X extends Exception> T call(Call<T, X> call) throws X {
+    Objects.requireNonNull(call, "call");
+    Scope scope = enter();
+    try {
+      return call.call();
+    } finally {
+      scope.close();
+    }
+  }
+
+  /**
+   * Runs {@code task} on this thread with this deadline, or the thread's current one if that is
+   * earlier, as the current deadline, and restores the previous one when it returns or throws. See
+   * {@link #call(Call)}, which also passes on checked exceptions.
+   *
+   * @param task the task
+   */
+  public void run(Runnable task) {
+    Objects.requireNonNull(task, "task");
+    Scope scope = enter();
+    try {
+      task.run();
+    } finally {
+      scope.close();
+    }
   }
 
   /**

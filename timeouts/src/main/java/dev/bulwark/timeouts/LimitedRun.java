@@ -15,10 +15,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Exactly one side wins the compare-and-set out of {@code RUNNING}. If the caller wins ({@code
  * DONE}), nothing fires, ever: a call that returns just as the limit fires is never interrupted
- * afterwards. If the limit wins ({@code FIRING}), it interrupts the caller and then publishes
- * {@code FIRED}; the caller, seeing it lost, waits for {@code FIRED} (a few instructions), clears
- * the interrupt, and waits a bounded time for the cancel hooks, so neither the interrupt nor a hook
- * reaches the caller's later code.
+ * afterwards; if it failed, and the deadline has passed, it still counts as timed out. If the limit
+ * wins ({@code FIRING}), it interrupts the caller and then publishes {@code FIRED}; the caller,
+ * seeing it lost, waits for {@code FIRED} (a few instructions), clears the interrupt, and waits a
+ * bounded time for the cancel hooks, so neither the interrupt nor a hook reaches the caller's later
+ * code.
  *
  * <p>Runs nest: an inner limit that fires clears only its own interrupt, and interrupts the thread
  * again if an enclosing limit fired meanwhile or the thread was interrupted before the inner call.
@@ -103,16 +104,23 @@ final class LimitedRun implements TimeLimitContext, Runnable {
   /**
    * The worker's side, called once the call has returned or thrown.
    *
+   * <p>A call that failed once its deadline had passed has timed out, even if the watchdog has not
+   * fired yet: a client timeout clamped to the deadline (an HTTP request's, a {@code SET LOCAL
+   * statement_timeout}, a Lettuce command's) ends at the deadline too, and which of the two comes
+   * first is chance. Nothing fires then: the call is over, so neither interrupt nor hooks are due.
+   *
    * @param interruptedBefore whether the worker was interrupted before the call started, to keep
-   * @return true if the call finished in time, false if the limit fired
+   * @param failed whether the call threw
+   * @return true if the call finished in time, false if the limit fired or the call failed after
+   *     its deadline
    */
-  boolean finish(boolean interruptedBefore) {
+  boolean finish(boolean interruptedBefore, boolean failed) {
     if (state.compareAndSet(RUNNING, DONE)) {
       ScheduledFuture<?> armed = timer;
       if (armed != null) {
         armed.cancel(false);
       }
-      return true;
+      return !(failed && deadline.isExpired());
     }
     while (state.get() == FIRING) {
       Thread.onSpinWait();

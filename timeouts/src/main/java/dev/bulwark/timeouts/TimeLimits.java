@@ -14,19 +14,29 @@ final class TimeLimits {
   private static final ThreadLocal<@Nullable LimitedRun> CURRENT_RUN = new ThreadLocal<>();
 
   static <T, X extends Exception> T run(Deadline requested, CancellableCall<T, X> call) throws X {
-    return run(requested, call, null);
+    return run(requested, null, call, null);
+  }
+
+  static <T, X extends Exception> T run(
+      Deadline requested, CancellableCall<T, X> call, @Nullable Consumer<LimitedRun> started)
+      throws X {
+    return run(requested, null, call, started);
   }
 
   /**
    * Runs {@code call} on the current thread under {@code requested}, or the thread's current
    * deadline if that is earlier.
    *
+   * @param limiterName the name of the time limiter running the call, for its exception, or null
    * @param started told of the run before the call starts, so it can be fired from outside
    */
   // NullAway cannot see that result holds what the call returned whenever failure is null.
   @SuppressWarnings("NullAway")
   static <T, X extends Exception> T run(
-      Deadline requested, CancellableCall<T, X> call, @Nullable Consumer<LimitedRun> started)
+      Deadline requested,
+      @Nullable String limiterName,
+      CancellableCall<T, X> call,
+      @Nullable Consumer<LimitedRun> started)
       throws X {
     try (Deadline.Scope scope = requested.enter()) {
       Deadline deadline = scope.deadline();
@@ -34,9 +44,10 @@ final class TimeLimits {
       long left = deadline.remainingNanos();
       // Report the limit the call was given: the requested one, or what an earlier outer deadline
       // left of itself when the call started.
-      Duration limit = deadline == requested ? requested.budget() : Duration.ofNanos(left);
+      boolean own = deadline == requested;
+      Duration limit = own ? requested.budget() : Duration.ofNanos(left);
       if (left <= 0) {
-        throw new TimeoutExceededException(limit, Duration.ZERO);
+        throw exceeded(limiterName, own, limit, Duration.ZERO, null);
       }
       boolean interruptedBefore = Thread.currentThread().isInterrupted();
       LimitedRun enclosing = CURRENT_RUN.get();
@@ -59,15 +70,26 @@ final class TimeLimits {
           CURRENT_RUN.set(enclosing);
         }
       }
-      if (!run.finish(interruptedBefore)) {
+      if (!run.finish(interruptedBefore, failure != null)) {
         Duration elapsed = Duration.ofNanos(deadline.ticker().read() - start);
-        throw new TimeoutExceededException(limit, elapsed, failure);
+        throw exceeded(limiterName, own, limit, elapsed, failure);
       }
       if (failure != null) {
         throw TimeLimits.<X>rethrow(failure);
       }
       return result;
     }
+  }
+
+  private static TimeoutExceededException exceeded(
+      @Nullable String limiterName,
+      boolean own,
+      Duration limit,
+      Duration elapsed,
+      @Nullable Throwable cause) {
+    return own
+        ? TimeoutExceededException.limitExceeded(limiterName, limit, elapsed, cause)
+        : TimeoutExceededException.deadlineExceeded(limiterName, limit, elapsed, cause);
   }
 
   /** Rethrows what a {@code Call<?, X>} threw: an unchecked exception, an error or an X. */

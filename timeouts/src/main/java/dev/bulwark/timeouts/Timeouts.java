@@ -17,6 +17,13 @@ import java.util.Objects;
  * throws as the interrupt or the cancel makes it, and {@code within} throws {@link
  * TimeoutExceededException} with that failure as its cause.
  *
+ * <p>A call that fails once its deadline has passed has timed out, whoever noticed first: a client
+ * timeout clamped to the deadline ({@link HttpTimeouts}, {@link JdbcTimeouts}, {@link
+ * RedisTimeouts}) ends at about the same moment as the watchdog, so its {@code
+ * HttpTimeoutException}, {@code SQLException} (SQLState 57014) or {@code
+ * RedisCommandTimeoutException} reaches the caller as the cause of a {@link
+ * TimeoutExceededException}, every time. A failure before the deadline is thrown as it is.
+ *
  * <p>Guarantees: a call that finishes before the watchdog fires is never interrupted, not even a
  * moment later; when the watchdog does fire, the interrupt status it set is cleared before {@code
  * within} returns or throws (an interrupt the thread had before the call is kept). A call that
@@ -55,8 +62,9 @@ public final class Timeouts {
    * @param <T> the result type
    * @param <X> the checked exception the call may throw
    * @return what the call returned
-   * @throws X what the call threw, if it failed in time
-   * @throws TimeoutExceededException if the limit, or an earlier outer deadline, passed
+   * @throws X what the call threw, if it failed before the deadline
+   * @throws TimeoutExceededException if the limit, or an earlier outer deadline, passed: the
+   *     watchdog fired, or the call failed after the deadline (its failure is the cause)
    * @throws IllegalArgumentException if {@code limit} is not positive
    */
   public static <T, X extends Exception> T within(Duration limit, Call<T, X> call) throws X {
@@ -73,8 +81,9 @@ public final class Timeouts {
    * @param <T> the result type
    * @param <X> the checked exception the call may throw
    * @return what the call returned
-   * @throws X what the call threw, if it failed in time
-   * @throws TimeoutExceededException if the limit, or an earlier outer deadline, passed
+   * @throws X what the call threw, if it failed before the deadline
+   * @throws TimeoutExceededException if the limit, or an earlier outer deadline, passed: the
+   *     watchdog fired, or the call failed after the deadline (its failure is the cause)
    * @throws IllegalArgumentException if {@code limit} is not positive
    */
   public static <T, X extends Exception> T within(Duration limit, CancellableCall<T, X> call)
@@ -92,8 +101,9 @@ public final class Timeouts {
    * @param <T> the result type
    * @param <X> the checked exception the call may throw
    * @return what the call returned
-   * @throws X what the call threw, if it failed in time
-   * @throws TimeoutExceededException if the deadline, or an earlier outer one, passed
+   * @throws X what the call threw, if it failed before the deadline
+   * @throws TimeoutExceededException if the deadline, or an earlier outer one, passed: the watchdog
+   *     fired, or the call failed after the deadline (its failure is the cause)
    */
   public static <T, X extends Exception> T within(Deadline deadline, Call<T, X> call) throws X {
     Objects.requireNonNull(call, "call");
@@ -109,8 +119,9 @@ public final class Timeouts {
    * @param <T> the result type
    * @param <X> the checked exception the call may throw
    * @return what the call returned
-   * @throws X what the call threw, if it failed in time
-   * @throws TimeoutExceededException if the deadline, or an earlier outer one, passed
+   * @throws X what the call threw, if it failed before the deadline
+   * @throws TimeoutExceededException if the deadline, or an earlier outer one, passed: the watchdog
+   *     fired, or the call failed after the deadline (its failure is the cause)
    */
   public static <T, X extends Exception> T within(Deadline deadline, CancellableCall<T, X> call)
       throws X {

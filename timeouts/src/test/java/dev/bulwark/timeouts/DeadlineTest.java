@@ -3,6 +3,7 @@ package dev.bulwark.timeouts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -169,5 +170,60 @@ class DeadlineTest {
     } finally {
       scope.close();
     }
+  }
+
+  @Test
+  void callAndRunMakeTheDeadlineCurrentAndRestoreThePreviousOne() throws IOException {
+    Deadline outer = Deadline.after(Duration.ofSeconds(10), ticker);
+    Deadline inner = Deadline.after(Duration.ofMillis(100), ticker);
+    Deadline later = Deadline.after(Duration.ofMinutes(1), ticker);
+    try (Deadline.Scope o = outer.enter()) {
+      assertThat(inner.call(Deadline::current)).containsSame(inner);
+      // Never extends: the outer deadline stays in force.
+      assertThat(later.call(Deadline::current)).containsSame(outer);
+      AtomicReference<Optional<Deadline>> seen = new AtomicReference<>();
+      inner.run(() -> seen.set(Deadline.current()));
+      assertThat(seen.get()).containsSame(inner);
+      assertThat(Deadline.current()).containsSame(outer);
+    }
+    assertThat(inner.call(() -> "result")).isEqualTo("result");
+    assertThat(Deadline.current()).isEmpty();
+  }
+
+  @Test
+  void callAndRunRestoreThePreviousDeadlineWhenTheCallThrows() {
+    Deadline d = Deadline.after(Duration.ofSeconds(1), ticker);
+    IOException io = new IOException("disk");
+    // The checked exception is inferred from the lambda and passed on as it is.
+    assertThatThrownBy(
+            () ->
+                d.call(
+                    () -> {
+                      throw io;
+                    }))
+        .isSameAs(io);
+    assertThat(Deadline.current()).isEmpty();
+    IllegalStateException ise = new IllegalStateException("state");
+    assertThatThrownBy(
+            () ->
+                d.run(
+                    () -> {
+                      throw ise;
+                    }))
+        .isSameAs(ise);
+    assertThat(Deadline.current()).isEmpty();
+  }
+
+  @Test
+  void callDoesNotStopTheWorkAtTheDeadline() {
+    Deadline d = Deadline.after(Duration.ofMillis(100), ticker);
+    String result =
+        d.call(
+            () -> {
+              now.addAndGet(Duration.ofSeconds(1).toNanos()); // well past the deadline
+              assertThat(Deadline.current().orElseThrow().isExpired()).isTrue();
+              return "done";
+            });
+    assertThat(result).isEqualTo("done");
   }
 }

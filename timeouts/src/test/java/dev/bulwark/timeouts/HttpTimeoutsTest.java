@@ -21,11 +21,29 @@ class HttpTimeoutsTest {
 
   @Test
   void theDeadlineShortensTheTimeout() {
-    try (Deadline.Scope scope = Deadline.after(Duration.ofMillis(300)).enter()) {
-      HttpRequest r = HttpTimeouts.applyTo(request(), Duration.ofSeconds(5)).build();
-      assertThat(r.timeout().orElseThrow()).isLessThanOrEqualTo(Duration.ofMillis(300));
-      assertThat(r.timeout().orElseThrow()).isPositive();
-    }
+    HttpRequest r =
+        Deadline.after(Duration.ofMillis(300))
+            .call(() -> HttpTimeouts.applyTo(request(), Duration.ofSeconds(5)).build());
+    assertThat(r.timeout().orElseThrow()).isLessThanOrEqualTo(Duration.ofMillis(301));
+    assertThat(r.timeout().orElseThrow()).isPositive();
+  }
+
+  @Test
+  void theTimeLeftIsRoundedUpToMillisecondsPlusOneSoTheClientNeverGivesUpEarly() {
+    // The JDK client fires its timers up to 1 ms early.
+    FakeTicker ticker = new FakeTicker();
+    Deadline deadline = Deadline.after(Duration.ofMillis(300), ticker);
+    ticker.advanceNanos(500_000); // 299.5 ms left
+    HttpRequest r =
+        deadline.call(() -> HttpTimeouts.applyTo(request(), Duration.ofSeconds(5)).build());
+    assertThat(r.timeout()).contains(Duration.ofMillis(301));
+    ticker.advanceNanos(299_499_999); // 1 ns left
+    r = deadline.call(() -> HttpTimeouts.applyTo(request(), Duration.ofSeconds(5)).build());
+    assertThat(r.timeout()).contains(Duration.ofMillis(2));
+    // A timeout shorter than what is left is the caller's own: used as given.
+    Deadline far = Deadline.after(Duration.ofSeconds(10), ticker);
+    r = far.call(() -> HttpTimeouts.applyTo(request(), Duration.ofMillis(1500)).build());
+    assertThat(r.timeout()).contains(Duration.ofMillis(1500));
   }
 
   @Test
