@@ -39,7 +39,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Meters, when a registry is given: a timer {@code bulwark.timeouts.timelimiter.calls} tagged
  * {@code name} and {@code outcome} ({@code success}, {@code failure}, {@code timeout}, {@code
- * rejected}).
+ * rejected}); and the JVM's cancel-hook trouble, as {@link Timeouts#bindTo} binds it.
  *
  * <p>Thread-safe. {@link #close()} stops the pool, interrupting running calls.
  */
@@ -74,6 +74,7 @@ public final class TimeLimiter implements AutoCloseable {
     this.admission = new Admission(asyncThreads + asyncQueueCapacity);
     MeterRegistry registry = builder.meterRegistry;
     if (registry != null) {
+      Watchdog.SHARED.bindTo(registry);
       for (Outcome outcome : Outcome.values()) {
         timers.put(
             outcome,
@@ -389,7 +390,8 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Registers the limiter's meters in {@code registry}. Default: no meters.
+     * Registers the limiter's meters in {@code registry}, and binds the JVM's cancel-hook trouble
+     * counts to it as {@link Timeouts#bindTo} does. Default: no meters.
      *
      * @param registry the registry
      * @return this builder
