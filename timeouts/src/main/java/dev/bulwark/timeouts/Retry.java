@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -80,6 +81,9 @@ public final class Retry {
 
   private static final int CAUSE_DEPTH = 16;
 
+  /** The meter every retry with a registry registers, by which a duplicate name is found. */
+  private static final String ATTEMPTS_METER = "bulwark.timeouts.retry.attempts";
+
   /** Why a call ended, a tag value of {@code bulwark.timeouts.retry.calls}. */
   enum Outcome {
     SUCCESS,
@@ -133,7 +137,7 @@ public final class Retry {
     MeterRegistry registry = b.meterRegistry;
     if (registry != null) {
       attempts =
-          Counter.builder("bulwark.timeouts.retry.attempts")
+          Counter.builder(ATTEMPTS_METER)
               .description("Attempts made, first ones included")
               .tag("name", name)
               .register(registry);
@@ -511,6 +515,8 @@ public final class Retry {
      * @return a new retry
      * @throws IllegalArgumentException if {@code minAttemptTime} (10 ms unless set) is not shorter
      *     than {@code maxDuration}
+     * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a retry
+     *     with this name: the two would count into each other's meters
      */
     public Retry build() {
       Duration minAttempt = minAttemptTime == null ? DEFAULT_MIN_ATTEMPT_TIME : minAttemptTime;
@@ -519,6 +525,9 @@ public final class Retry {
             Checks.format(
                 "minAttemptTime must be shorter than maxDuration (%s), but was %s",
                 Checks.duration(maxDuration), Checks.duration(minAttempt)));
+      }
+      if (meterRegistry != null) {
+        Meters.requireUnused(meterRegistry, ATTEMPTS_METER, "retry", name, "name");
       }
       return new Retry(this);
     }

@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -36,6 +37,8 @@ public final class RetryBudget {
   public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(10);
 
   private static final int BUCKETS = 10;
+
+  private static final String METER_PREFIX = "bulwark.timeouts.retry.budget.";
 
   private final String name;
   private final double ratio;
@@ -73,7 +76,7 @@ public final class RetryBudget {
     if (registry == null) {
       return null;
     }
-    return Counter.builder("bulwark.timeouts.retry.budget." + what)
+    return Counter.builder(METER_PREFIX + what)
         .description(description)
         .tag("name", name)
         .register(registry);
@@ -290,8 +293,13 @@ public final class RetryBudget {
      * Builds the budget.
      *
      * @return a new budget
+     * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a retry
+     *     budget with this name: the two would count into each other's meters
      */
     public RetryBudget build() {
+      if (meterRegistry != null) {
+        Meters.requireUnused(meterRegistry, METER_PREFIX + "calls", "retry budget", name, "name");
+      }
       return new RetryBudget(this);
     }
   }

@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -54,6 +55,8 @@ public final class TimeLimiter implements AutoCloseable {
   /** Default queue capacity for {@link #submit}: 100 calls. */
   public static final int DEFAULT_ASYNC_QUEUE_CAPACITY = 100;
 
+  private static final String CALLS_METER = "bulwark.timeouts.timelimiter.calls";
+
   private final String name;
   private final Duration timeout;
   private final int asyncThreads;
@@ -78,7 +81,7 @@ public final class TimeLimiter implements AutoCloseable {
       for (Outcome outcome : Outcome.values()) {
         timers.put(
             outcome,
-            Timer.builder("bulwark.timeouts.timelimiter.calls")
+            Timer.builder(CALLS_METER)
                 .description("Calls run under a time limit, by outcome")
                 .tag("name", name)
                 .tag("outcome", outcome.tag())
@@ -407,8 +410,13 @@ public final class TimeLimiter implements AutoCloseable {
      * Builds the limiter.
      *
      * @return a new limiter
+     * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a time
+     *     limiter with this name: the two would count into each other's meters
      */
     public TimeLimiter build() {
+      if (meterRegistry != null) {
+        Meters.requireUnused(meterRegistry, CALLS_METER, "time limiter", name, "name");
+      }
       return new TimeLimiter(this);
     }
   }

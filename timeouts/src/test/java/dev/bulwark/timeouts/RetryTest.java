@@ -707,4 +707,21 @@ class RetryTest {
     assertThat(seen.budget()).isEqualTo(Duration.ofSeconds(1));
     assertThat(Deadline.current()).isEmpty();
   }
+
+  @Test
+  void aSecondRetryOfTheSameNameInOneRegistryIsRefused() {
+    Retry.builder("payments").meterRegistry(registry).build();
+
+    assertThatThrownBy(() -> Retry.builder("payments").meterRegistry(registry).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(
+            "meterRegistry already holds the meters of a retry named \"payments\": give each"
+                + " retry its own name");
+    // Another name, another registry, or no registry at all is fine.
+    Retry.builder("orders").meterRegistry(registry).build();
+    Retry.builder("payments").meterRegistry(new SimpleMeterRegistry()).build();
+    Retry.builder("payments").build();
+    // A budget of the same name has meters of its own.
+    RetryBudget.builder("payments").meterRegistry(registry).build();
+  }
 }

@@ -505,4 +505,21 @@ class TimeLimiterTest {
         .isInstanceOf(RejectedExecutionException.class)
         .hasMessage("time limiter reports is closed");
   }
+
+  @Test
+  void aSecondLimiterOfTheSameNameInOneRegistryIsRefused() {
+    try (TimeLimiter first = TimeLimiter.builder("reports").meterRegistry(registry).build()) {
+      assertThatThrownBy(() -> TimeLimiter.builder("reports").meterRegistry(registry).build())
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage(
+              "meterRegistry already holds the meters of a time limiter named \"reports\": give"
+                  + " each time limiter its own name");
+      try (TimeLimiter other = TimeLimiter.builder("exports").meterRegistry(registry).build();
+          TimeLimiter elsewhere =
+              TimeLimiter.builder("reports").meterRegistry(new SimpleMeterRegistry()).build();
+          TimeLimiter unmetered = TimeLimiter.builder("reports").build()) {
+        assertThat(List.of(first, other, elsewhere, unmetered)).hasSize(4);
+      }
+    }
+  }
 }
