@@ -59,25 +59,25 @@ import org.jspecify.annotations.Nullable;
 public final class Retry {
 
   /** Default number of attempts, the first included: 3. */
-  public static final int DEFAULT_MAX_ATTEMPTS = 3;
+  static final int DEFAULT_MAX_ATTEMPTS = 3;
 
   /** Default cap of the first backoff: 100 ms. */
-  public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
+  static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
 
   /** Default cap of any backoff: 10 s. */
-  public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(10);
+  static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(10);
 
   /** Default growth of the backoff cap per retry: 2. */
-  public static final double DEFAULT_MULTIPLIER = 2.0;
+  static final double DEFAULT_MULTIPLIER = 2.0;
 
   /** Default least time an attempt must have for it to start: 10 ms. */
-  public static final Duration DEFAULT_MIN_ATTEMPT_TIME = Duration.ofMillis(10);
+  static final Duration DEFAULT_MIN_ATTEMPT_TIME = Duration.ofMillis(10);
 
   /** Longest backoff cap allowed: 1 day. */
-  public static final Duration MAX_BACKOFF_LIMIT = Duration.ofDays(1);
+  static final Duration MAX_BACKOFF_LIMIT = Duration.ofDays(1);
 
   /** Most attempts allowed: 100. */
-  public static final int MAX_ATTEMPTS_LIMIT = 100;
+  static final int MAX_ATTEMPTS_LIMIT = 100;
 
   private static final int CAUSE_DEPTH = 16;
 
@@ -340,10 +340,9 @@ public final class Retry {
     }
 
     /**
-     * Sets the number of attempts, the first included. Default {@value Retry#DEFAULT_MAX_ATTEMPTS};
-     * 1 means no retry.
+     * Sets the number of attempts, the first included. Default: 3 attempts; 1 means no retry.
      *
-     * @param maxAttempts between 1 and {@value Retry#MAX_ATTEMPTS_LIMIT}
+     * @param maxAttempts between 1 and 100
      * @return this builder
      * @throws IllegalArgumentException if out of range
      * @throws IllegalStateException if already set
@@ -385,7 +384,7 @@ public final class Retry {
     }
 
     /**
-     * Sets how much the delay cap grows per retry. Default {@value Retry#DEFAULT_MULTIPLIER}.
+     * Sets how much the delay cap grows per retry. Default: 2, the cap doubles.
      *
      * @param multiplier between 1 and 100; 1 keeps the cap constant
      * @return this builder

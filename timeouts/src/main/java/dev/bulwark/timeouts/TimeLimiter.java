@@ -47,13 +47,13 @@ import org.jspecify.annotations.Nullable;
 public final class TimeLimiter implements AutoCloseable {
 
   /** Default time limit: 30 seconds. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+  static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 
   /** Default number of threads for {@link #submit}: 2. */
-  public static final int DEFAULT_ASYNC_THREADS = 2;
+  static final int DEFAULT_ASYNC_THREADS = 2;
 
   /** Default queue capacity for {@link #submit}: 100 calls. */
-  public static final int DEFAULT_ASYNC_QUEUE_CAPACITY = 100;
+  static final int DEFAULT_ASYNC_QUEUE_CAPACITY = 100;
 
   private static final String CALLS_METER = "bulwark.timeouts.timelimiter.calls";
 
@@ -348,7 +348,7 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Sets the time limit. Default {@link TimeLimiter#DEFAULT_TIMEOUT} (30 s).
+     * Sets the time limit. Default: 30 s.
      *
      * @param timeout positive
      * @return this builder
@@ -362,8 +362,8 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Sets the number of threads {@link TimeLimiter#submit} uses, created on first use. Default
-     * {@value TimeLimiter#DEFAULT_ASYNC_THREADS}.
+     * Sets the number of threads {@link TimeLimiter#submit} uses, created on first use. Default: 2
+     * threads.
      *
      * @param threads between 1 and 1024
      * @return this builder
@@ -378,8 +378,8 @@ public final class TimeLimiter implements AutoCloseable {
 
     /**
      * Sets how many submitted calls may wait for a thread when every thread is busy: the limiter
-     * takes {@code asyncThreads + capacity} calls at once, and rejects the next. Default {@value
-     * TimeLimiter#DEFAULT_ASYNC_QUEUE_CAPACITY}.
+     * takes {@code asyncThreads + capacity} calls at once, and rejects the next. Default: 100
+     * calls.
      *
      * @param capacity between 1 and 1,000,000
      * @return this builder
