@@ -54,6 +54,10 @@ import org.jspecify.annotations.Nullable;
  * success_after_retry}, {@code not_retryable}, {@code attempts_exhausted}, {@code
  * deadline_exhausted}, {@code budget_exhausted}, {@code interrupted}.
  *
+ * <p>The retry reads its time from a {@link Ticker} and waits through a {@link Sleeper}, both
+ * replaceable in the builder, so a test can run a retry with backoff, jitter and {@code
+ * maxDuration} on a fake clock, without real waiting, and check each wait.
+ *
  * <p>Immutable and thread-safe.
  */
 public final class Retry {
@@ -332,7 +336,9 @@ public final class Retry {
     private @Nullable RetryBudget budget;
     private @Nullable MeterRegistry meterRegistry;
     private Ticker ticker = Ticker.system();
-    private Sleeper sleeper = Sleeper.SYSTEM;
+    private boolean tickerSet;
+    private Sleeper sleeper = Sleeper.system();
+    private boolean sleeperSet;
     private LongUnaryOperator jitter = cap -> ThreadLocalRandom.current().nextLong(cap + 1);
 
     private Builder(String name) {
@@ -493,13 +499,36 @@ public final class Retry {
       return this;
     }
 
-    Builder ticker(Ticker ticker) {
-      this.ticker = ticker;
+    /**
+     * Sets the clock of {@code maxDuration}: the attempts' deadline is measured on it, and so is
+     * the check that a retry would still have {@code minAttemptTime} before that deadline. Default
+     * {@link Ticker#system()}. A deadline the caller already had keeps reading its own ticker. To
+     * test a backoff without real waiting, pass a ticker you advance and a {@link #sleeper} that
+     * advances it.
+     *
+     * @param ticker the clock
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder ticker(Ticker ticker) {
+      Checks.requireUnset("ticker", tickerSet, this.ticker);
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      tickerSet = true;
       return this;
     }
 
-    Builder sleeper(Sleeper sleeper) {
-      this.sleeper = sleeper;
+    /**
+     * Sets how the retry waits between attempts. Default {@link Sleeper#system()}, which parks the
+     * thread. A test passes one that records the wait and advances its {@link #ticker} instead.
+     *
+     * @param sleeper the waits
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder sleeper(Sleeper sleeper) {
+      Checks.requireUnset("sleeper", sleeperSet, this.sleeper);
+      this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
+      sleeperSet = true;
       return this;
     }
 
