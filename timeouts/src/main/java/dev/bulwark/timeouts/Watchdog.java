@@ -34,6 +34,8 @@ final class Watchdog {
   static final int HOOK_THREADS = 4;
   static final int HOOK_QUEUE = 1024;
 
+  private static final String HOOKS_METER = "bulwark.timeouts.hooks";
+
   private static final Logger LOG = LoggerFactory.getLogger(Watchdog.class);
 
   private final ScheduledThreadPoolExecutor timer;
@@ -59,12 +61,16 @@ final class Watchdog {
   }
 
   /**
-   * Shows the hook trouble counts in {@code registry}; binding a registry again does nothing, as
-   * Micrometer hands back the meters it already holds.
+   * Shows the hook trouble counts in {@code registry}. A registry that holds them already is left
+   * alone: registering them again would make Micrometer log a warning. Synchronized so that two
+   * limiters built at once on one registry do not both register.
    */
-  void bindTo(MeterRegistry registry) {
+  synchronized void bindTo(MeterRegistry registry) {
     for (Trouble trouble : List.of(failed, dropped, overdue)) {
-      FunctionCounter.builder("bulwark.timeouts.hooks", trouble, Trouble::count)
+      if (registry.find(HOOKS_METER).tag("outcome", trouble.outcome).functionCounter() != null) {
+        continue;
+      }
+      FunctionCounter.builder(HOOKS_METER, trouble, Trouble::count)
           .description("Cancel hooks that failed, were dropped, or were not waited for")
           .tag("outcome", trouble.outcome)
           .register(registry);
