@@ -23,10 +23,10 @@ public final class Bulkheads {
   private Bulkheads() {}
 
   /** Default cap of concurrent calls: 25. */
-  public static final int DEFAULT_MAX_CONCURRENT_CALLS = 25;
+  static final int DEFAULT_MAX_CONCURRENT_CALLS = 25;
 
   /** Default wait for a free slot: zero, a full bulkhead rejects at once. */
-  public static final Duration DEFAULT_MAX_WAIT = Duration.ZERO;
+  static final Duration DEFAULT_MAX_WAIT = Duration.ZERO;
 
   /**
    * Returns a builder.
@@ -51,8 +51,7 @@ public final class Bulkheads {
     }
 
     /**
-     * Sets the most calls that may run at once. Default {@value
-     * Bulkheads#DEFAULT_MAX_CONCURRENT_CALLS}.
+     * Sets the most calls that may run at once. Default: 25 calls.
      *
      * @param calls between 1 and 100,000
      * @return this builder
@@ -66,7 +65,8 @@ public final class Bulkheads {
     }
 
     /**
-     * Sets how long a call over the cap waits for a slot before it is rejected. Default zero.
+     * Sets how long a call over the cap waits for a slot before it is rejected. Default: zero, a
+     * full bulkhead rejects at once.
      *
      * @param maxWait zero or more, at most 1 minute
      * @return this builder

@@ -29,19 +29,19 @@ public final class CircuitBreakers {
   private CircuitBreakers() {}
 
   /** Default failure rate that opens the breaker: 50 (percent). */
-  public static final float DEFAULT_FAILURE_RATE_THRESHOLD = 50;
+  static final float DEFAULT_FAILURE_RATE_THRESHOLD = 50;
 
   /** Default calls needed in the window before the rate counts: 10. */
-  public static final int DEFAULT_MINIMUM_CALLS = 10;
+  static final int DEFAULT_MINIMUM_CALLS = 10;
 
   /** Default sliding window: the last 60 seconds. */
-  public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(60);
+  static final Duration DEFAULT_WINDOW = Duration.ofSeconds(60);
 
   /** Default time an open breaker waits before probing: 30 seconds. */
-  public static final Duration DEFAULT_WAIT_IN_OPEN_STATE = Duration.ofSeconds(30);
+  static final Duration DEFAULT_WAIT_IN_OPEN_STATE = Duration.ofSeconds(30);
 
   /** Default probe calls in the half-open state: 3. */
-  public static final int DEFAULT_HALF_OPEN_CALLS = 3;
+  static final int DEFAULT_HALF_OPEN_CALLS = 3;
 
   /**
    * Returns a builder.

@@ -29,14 +29,13 @@ import java.util.Objects;
  * that is not well below it loses the race: the client gives up first, the connection is gone and
  * the statement fails with SQLState {@code 08006} instead of being cancelled cleanly ({@code
  * 57014}) on a connection that stays usable. Both methods therefore refuse a {@code timeout} that
- * is not at least {@link #NETWORK_TIMEOUT_MARGIN} (5 s, the margin {@code Pools.postgres} keeps
- * between its socket and statement timeouts) below the connection's network timeout, with an {@link
- * IllegalArgumentException} that names both. They refuse rather than shorten it: the check is on
- * the {@code timeout} argument, not on what the deadline leaves of it, so it fails the same way on
- * every call, in the first test, instead of now and then in production; and a statement that needs
- * longer needs a longer network timeout for that borrow ({@link Connection#setNetworkTimeout}), not
- * a quietly shorter statement timeout. A network timeout of 0 (none), or a driver that does not
- * report one, is not checked.
+ * is not at least 5 s (the margin {@code Pools.postgres} keeps between its socket and statement
+ * timeouts) below the connection's network timeout, with an {@link IllegalArgumentException} that
+ * names both. They refuse rather than shorten it: the check is on the {@code timeout} argument, not
+ * on what the deadline leaves of it, so it fails the same way on every call, in the first test,
+ * instead of now and then in production; and a statement that needs longer needs a longer network
+ * timeout for that borrow ({@link Connection#setNetworkTimeout}), not a quietly shorter statement
+ * timeout. A network timeout of 0 (none), or a driver that does not report one, is not checked.
  *
  * <p>Both throw {@link TimeoutExceededException} without touching the database if the deadline has
  * already passed. Stateless and thread-safe.
@@ -47,7 +46,7 @@ public final class JdbcTimeouts {
    * How far below the connection's network timeout a statement timeout must stay: 5 s, so the
    * server's cancel, and its answer, arrive before the client gives up on the connection.
    */
-  public static final Duration NETWORK_TIMEOUT_MARGIN = Duration.ofSeconds(5);
+  static final Duration NETWORK_TIMEOUT_MARGIN = Duration.ofSeconds(5);
 
   private static final long MARGIN_MILLIS = NETWORK_TIMEOUT_MARGIN.toMillis();
 
@@ -59,8 +58,7 @@ public final class JdbcTimeouts {
    *
    * @param statement the statement, before it is executed
    * @param timeout the per-statement timeout when the deadline allows it; positive and, rounded up
-   *     to whole seconds, at most the connection's network timeout minus {@link
-   *     #NETWORK_TIMEOUT_MARGIN}
+   *     to whole seconds, at most the connection's network timeout minus 5 s
    * @return the query timeout set, in seconds, at least 1
    * @throws SQLException if the driver refuses the timeout or cannot report its connection's
    *     network timeout
@@ -91,7 +89,7 @@ public final class JdbcTimeouts {
    *
    * @param connection a connection inside a transaction (auto-commit off)
    * @param timeout the per-statement timeout when the deadline allows it; positive and at most the
-   *     connection's network timeout minus {@link #NETWORK_TIMEOUT_MARGIN}
+   *     connection's network timeout minus 5 s
    * @return the statement timeout set, in milliseconds, at least 1
    * @throws SQLException if the statement fails, or the driver cannot report the connection's
    *     network timeout

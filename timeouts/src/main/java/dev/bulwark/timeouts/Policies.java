@@ -17,8 +17,9 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>the time limit is innermost, so each attempt gets its own limit, and a timed-out attempt
  *       counts as a failure in the breaker;
- *   <li>the bulkhead is inside the breaker, so an open breaker rejects without taking a slot, and a
- *       full bulkhead's rejection counts as a failure of the dependency;
+ *   <li>the bulkhead is inside the breaker, so an open breaker rejects without taking a slot; a
+ *       full bulkhead is local overload, not a failure of the dependency, so its {@code
+ *       BulkheadFullException} is not recorded by the breaker, which gets its permission back;
  *   <li>the retry is outermost, so it sees every rejection (breaker open, bulkhead full, timeout)
  *       and retries it only if told to ({@code retryOn(TimeoutExceededException.class)}, ...),
  *       within its attempts, budget and the current deadline.

@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -53,32 +54,39 @@ import org.jspecify.annotations.Nullable;
  * success_after_retry}, {@code not_retryable}, {@code attempts_exhausted}, {@code
  * deadline_exhausted}, {@code budget_exhausted}, {@code interrupted}.
  *
+ * <p>The retry reads its time from a {@link Ticker} and waits through a {@link Sleeper}, both
+ * replaceable in the builder, so a test can run a retry with backoff, jitter and {@code
+ * maxDuration} on a fake clock, without real waiting, and check each wait.
+ *
  * <p>Immutable and thread-safe.
  */
 public final class Retry {
 
   /** Default number of attempts, the first included: 3. */
-  public static final int DEFAULT_MAX_ATTEMPTS = 3;
+  static final int DEFAULT_MAX_ATTEMPTS = 3;
 
   /** Default cap of the first backoff: 100 ms. */
-  public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
+  static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(100);
 
   /** Default cap of any backoff: 10 s. */
-  public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(10);
+  static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(10);
 
   /** Default growth of the backoff cap per retry: 2. */
-  public static final double DEFAULT_MULTIPLIER = 2.0;
+  static final double DEFAULT_MULTIPLIER = 2.0;
 
   /** Default least time an attempt must have for it to start: 10 ms. */
-  public static final Duration DEFAULT_MIN_ATTEMPT_TIME = Duration.ofMillis(10);
+  static final Duration DEFAULT_MIN_ATTEMPT_TIME = Duration.ofMillis(10);
 
   /** Longest backoff cap allowed: 1 day. */
-  public static final Duration MAX_BACKOFF_LIMIT = Duration.ofDays(1);
+  static final Duration MAX_BACKOFF_LIMIT = Duration.ofDays(1);
 
   /** Most attempts allowed: 100. */
-  public static final int MAX_ATTEMPTS_LIMIT = 100;
+  static final int MAX_ATTEMPTS_LIMIT = 100;
 
   private static final int CAUSE_DEPTH = 16;
+
+  /** The meter every retry with a registry registers, by which a duplicate name is found. */
+  private static final String ATTEMPTS_METER = "bulwark.timeouts.retry.attempts";
 
   /** Why a call ended, a tag value of {@code bulwark.timeouts.retry.calls}. */
   enum Outcome {
@@ -133,7 +141,7 @@ public final class Retry {
     MeterRegistry registry = b.meterRegistry;
     if (registry != null) {
       attempts =
-          Counter.builder("bulwark.timeouts.retry.attempts")
+          Counter.builder(ATTEMPTS_METER)
               .description("Attempts made, first ones included")
               .tag("name", name)
               .register(registry);
@@ -328,7 +336,9 @@ public final class Retry {
     private @Nullable RetryBudget budget;
     private @Nullable MeterRegistry meterRegistry;
     private Ticker ticker = Ticker.system();
-    private Sleeper sleeper = Sleeper.SYSTEM;
+    private boolean tickerSet;
+    private Sleeper sleeper = Sleeper.system();
+    private boolean sleeperSet;
     private LongUnaryOperator jitter = cap -> ThreadLocalRandom.current().nextLong(cap + 1);
 
     private Builder(String name) {
@@ -336,10 +346,9 @@ public final class Retry {
     }
 
     /**
-     * Sets the number of attempts, the first included. Default {@value Retry#DEFAULT_MAX_ATTEMPTS};
-     * 1 means no retry.
+     * Sets the number of attempts, the first included. Default: 3 attempts; 1 means no retry.
      *
-     * @param maxAttempts between 1 and {@value Retry#MAX_ATTEMPTS_LIMIT}
+     * @param maxAttempts between 1 and 100
      * @return this builder
      * @throws IllegalArgumentException if out of range
      * @throws IllegalStateException if already set
@@ -381,7 +390,7 @@ public final class Retry {
     }
 
     /**
-     * Sets how much the delay cap grows per retry. Default {@value Retry#DEFAULT_MULTIPLIER}.
+     * Sets how much the delay cap grows per retry. Default: 2, the cap doubles.
      *
      * @param multiplier between 1 and 100; 1 keeps the cap constant
      * @return this builder
@@ -490,13 +499,36 @@ public final class Retry {
       return this;
     }
 
-    Builder ticker(Ticker ticker) {
-      this.ticker = ticker;
+    /**
+     * Sets the clock of {@code maxDuration}: the attempts' deadline is measured on it, and so is
+     * the check that a retry would still have {@code minAttemptTime} before that deadline. Default
+     * {@link Ticker#system()}. A deadline the caller already had keeps reading its own ticker. To
+     * test a backoff without real waiting, pass a ticker you advance and a {@link #sleeper} that
+     * advances it.
+     *
+     * @param ticker the clock
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder ticker(Ticker ticker) {
+      Checks.requireUnset("ticker", tickerSet, this.ticker);
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      tickerSet = true;
       return this;
     }
 
-    Builder sleeper(Sleeper sleeper) {
-      this.sleeper = sleeper;
+    /**
+     * Sets how the retry waits between attempts. Default {@link Sleeper#system()}, which parks the
+     * thread. A test passes one that records the wait and advances its {@link #ticker} instead.
+     *
+     * @param sleeper the waits
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder sleeper(Sleeper sleeper) {
+      Checks.requireUnset("sleeper", sleeperSet, this.sleeper);
+      this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
+      sleeperSet = true;
       return this;
     }
 
@@ -511,6 +543,8 @@ public final class Retry {
      * @return a new retry
      * @throws IllegalArgumentException if {@code minAttemptTime} (10 ms unless set) is not shorter
      *     than {@code maxDuration}
+     * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a retry
+     *     with this name: the two would count into each other's meters
      */
     public Retry build() {
       Duration minAttempt = minAttemptTime == null ? DEFAULT_MIN_ATTEMPT_TIME : minAttemptTime;
@@ -519,6 +553,9 @@ public final class Retry {
             Checks.format(
                 "minAttemptTime must be shorter than maxDuration (%s), but was %s",
                 Checks.duration(maxDuration), Checks.duration(minAttempt)));
+      }
+      if (meterRegistry != null) {
+        Meters.requireUnused(meterRegistry, ATTEMPTS_METER, "retry", name, "name");
       }
       return new Retry(this);
     }

@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -27,15 +28,17 @@ import org.jspecify.annotations.Nullable;
 public final class RetryBudget {
 
   /** Default share of calls that may be retries: 0.1 (10%). */
-  public static final double DEFAULT_RATIO = 0.1;
+  static final double DEFAULT_RATIO = 0.1;
 
   /** Default floor: 3 retries per second of window are always allowed. */
-  public static final int DEFAULT_MIN_RETRIES_PER_SECOND = 3;
+  static final int DEFAULT_MIN_RETRIES_PER_SECOND = 3;
 
   /** Default sliding window: 10 seconds. */
-  public static final Duration DEFAULT_WINDOW = Duration.ofSeconds(10);
+  static final Duration DEFAULT_WINDOW = Duration.ofSeconds(10);
 
   private static final int BUCKETS = 10;
+
+  private static final String METER_PREFIX = "bulwark.timeouts.retry.budget.";
 
   private final String name;
   private final double ratio;
@@ -73,7 +76,7 @@ public final class RetryBudget {
     if (registry == null) {
       return null;
     }
-    return Counter.builder("bulwark.timeouts.retry.budget." + what)
+    return Counter.builder(METER_PREFIX + what)
         .description(description)
         .tag("name", name)
         .register(registry);
@@ -204,7 +207,7 @@ public final class RetryBudget {
     }
 
     /**
-     * Sets the share of calls that may be retries. Default {@value RetryBudget#DEFAULT_RATIO}.
+     * Sets the share of calls that may be retries. Default: 0.1, retries at most 10% of calls.
      *
      * @param ratio in (0, 1]
      * @return this builder
@@ -223,8 +226,8 @@ public final class RetryBudget {
 
     /**
      * Sets the floor: retries per second of window that are always allowed, so a dependency with
-     * little traffic still gets its failures retried. Default {@value
-     * RetryBudget#DEFAULT_MIN_RETRIES_PER_SECOND}.
+     * little traffic still gets its failures retried. Default: 3 retries per second, 30 in the
+     * default 10 s window.
      *
      * @param retriesPerSecond between 0 and 100,000
      * @return this builder
@@ -290,8 +293,13 @@ public final class RetryBudget {
      * Builds the budget.
      *
      * @return a new budget
+     * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a retry
+     *     budget with this name: the two would count into each other's meters
      */
     public RetryBudget build() {
+      if (meterRegistry != null) {
+        Meters.requireUnused(meterRegistry, METER_PREFIX + "calls", "retry budget", name, "name");
+      }
       return new RetryBudget(this);
     }
   }

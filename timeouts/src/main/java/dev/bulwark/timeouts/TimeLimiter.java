@@ -1,19 +1,21 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -27,40 +29,42 @@ import org.jspecify.annotations.Nullable;
  * runs on the caller's thread and is interrupted, and its cancel hooks run, at the limit.
  *
  * <p>{@link #submit} runs the call on one of {@code asyncThreads} threads named {@code
- * bulwark-timeouts-<name>-<n>}, behind a queue of at most {@code asyncQueueCapacity} calls; a call
- * that finds the queue full is rejected (its future fails with {@link RejectedExecutionException}),
- * never queued without bound. The limit counts from submission, queueing included, and carries the
- * submitter's deadline if that is earlier. At the limit the future fails with {@link
- * TimeoutExceededException} at once, and the worker is interrupted and the hooks run. Cancelling
- * the future interrupts the worker.
+ * bulwark-timeouts-<name>-<n>}. It takes exactly {@code asyncThreads + asyncQueueCapacity} calls at
+ * once, running and waiting together, idle or not: a call past that is rejected (its future fails
+ * at once with {@link RejectedExecutionException}, whose message gives the calls running and queued
+ * and the two settings), never queued without bound. A call keeps its place until its work returns,
+ * or until it leaves the queue unstarted (expired, cancelled, closed). The limit counts from
+ * submission, queueing included, and carries the submitter's deadline if that is earlier. At the
+ * limit the future fails with {@link TimeoutExceededException} at once, and the worker is
+ * interrupted and the hooks run. Cancelling the future does the same to a running call.
  *
  * <p>Meters, when a registry is given: a timer {@code bulwark.timeouts.timelimiter.calls} tagged
  * {@code name} and {@code outcome} ({@code success}, {@code failure}, {@code timeout}, {@code
- * rejected}).
+ * rejected}); and the JVM's cancel-hook trouble, as {@link Timeouts#bindTo} binds it.
  *
  * <p>Thread-safe. {@link #close()} stops the pool, interrupting running calls.
  */
 public final class TimeLimiter implements AutoCloseable {
 
   /** Default time limit: 30 seconds. */
-  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+  static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 
   /** Default number of threads for {@link #submit}: 2. */
-  public static final int DEFAULT_ASYNC_THREADS = 2;
+  static final int DEFAULT_ASYNC_THREADS = 2;
 
   /** Default queue capacity for {@link #submit}: 100 calls. */
-  public static final int DEFAULT_ASYNC_QUEUE_CAPACITY = 100;
+  static final int DEFAULT_ASYNC_QUEUE_CAPACITY = 100;
+
+  private static final String CALLS_METER = "bulwark.timeouts.timelimiter.calls";
 
   private final String name;
   private final Duration timeout;
   private final int asyncThreads;
   private final int asyncQueueCapacity;
   private final AtomicReference<@Nullable ThreadPoolExecutor> executor = new AtomicReference<>();
-  private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
-  private final @Nullable Timer success;
-  private final @Nullable Timer failure;
-  private final @Nullable Timer timedOut;
-  private final @Nullable Timer rejected;
+  private final Admission admission;
+  private final Set<SubmittedCall<?>> pending = ConcurrentHashMap.newKeySet();
+  private final Map<Outcome, Timer> timers = new EnumMap<>(Outcome.class);
   private volatile boolean closed;
 
   private TimeLimiter(Builder builder) {
@@ -70,22 +74,32 @@ public final class TimeLimiter implements AutoCloseable {
     this.asyncQueueCapacity =
         builder.asyncQueueCapacity < 0 ? DEFAULT_ASYNC_QUEUE_CAPACITY : builder.asyncQueueCapacity;
     Watchdog.touch(); // start the shared timer now, not inside the first call's budget
+    this.admission = new Admission(asyncThreads + asyncQueueCapacity);
     MeterRegistry registry = builder.meterRegistry;
-    this.success = timer(registry, "success");
-    this.failure = timer(registry, "failure");
-    this.timedOut = timer(registry, "timeout");
-    this.rejected = timer(registry, "rejected");
+    if (registry != null) {
+      Watchdog.SHARED.bindTo(registry);
+      for (Outcome outcome : Outcome.values()) {
+        timers.put(
+            outcome,
+            Timer.builder(CALLS_METER)
+                .description("Calls run under a time limit, by outcome")
+                .tag("name", name)
+                .tag("outcome", outcome.tag())
+                .register(registry));
+      }
+    }
   }
 
-  private @Nullable Timer timer(@Nullable MeterRegistry registry, String outcome) {
-    if (registry == null) {
-      return null;
+  /** How a call ended, a tag value of {@code bulwark.timeouts.timelimiter.calls}. */
+  enum Outcome {
+    SUCCESS,
+    FAILURE,
+    TIMEOUT,
+    REJECTED;
+
+    String tag() {
+      return name().toLowerCase(Locale.ROOT);
     }
-    return Timer.builder("bulwark.timeouts.timelimiter.calls")
-        .description("Calls run under a time limit, by outcome")
-        .tag("name", name)
-        .tag("outcome", outcome)
-        .register(registry);
   }
 
   /**
@@ -139,14 +153,14 @@ public final class TimeLimiter implements AutoCloseable {
     Objects.requireNonNull(call, "call");
     long start = System.nanoTime();
     try {
-      T result = TimeLimits.run(Deadline.after(timeout), call);
-      record(success, start);
+      T result = TimeLimits.run(Deadline.after(timeout), name, call, null);
+      record(Outcome.SUCCESS, start);
       return result;
     } catch (TimeoutExceededException e) {
-      record(timedOut, start);
+      record(Outcome.TIMEOUT, start);
       throw e;
     } catch (Exception | Error e) {
-      record(failure, start);
+      record(Outcome.FAILURE, start);
       throw e;
     }
   }
@@ -154,11 +168,20 @@ public final class TimeLimiter implements AutoCloseable {
   /**
    * Runs {@code call} on this limiter's pool under the limit.
    *
+   * <p>The call is admitted if fewer than {@code asyncThreads + asyncQueueCapacity} submitted calls
+   * are running or waiting for a thread; otherwise its future fails at once. A call holds its place
+   * until its work returns, or, if it never starts, until it leaves the queue: a call whose future
+   * failed at the limit but whose work ignores its interrupt keeps its thread and its place. Stages
+   * attached to the future without an executor may run on the thread that completes it: a pool
+   * thread, or at the limit the JVM's one watchdog thread; attach slow work with an {@code *Async}
+   * method.
+   *
    * @param call the call
    * @param <T> the result type
    * @return a future that completes with the result, or fails with what the call threw, with {@link
    *     TimeoutExceededException} at the limit, or with {@link RejectedExecutionException} if the
-   *     queue is full or the limiter is closed. Cancelling it interrupts the call.
+   *     limiter is full or closed. Cancelling it interrupts the call and runs its cancel hooks, or
+   *     removes it from the queue.
    */
   // pending holds CompletableFutures, whose equality is Object's identity, as it needs.
   @SuppressWarnings("CollectionUndefinedEquality")
@@ -169,88 +192,32 @@ public final class TimeLimiter implements AutoCloseable {
     Deadline outer = Deadline.currentOrNull();
     Deadline deadline = outer == null ? submitted : outer.min(submitted);
     Duration limit = deadline == submitted ? timeout : deadline.remaining();
-    CompletableFuture<T> result = new CompletableFuture<>();
-    AtomicReference<@Nullable LimitedRun> running = new AtomicReference<>();
     ThreadPoolExecutor pool;
-    Future<?> task;
     try {
       pool = executor();
-      task =
-          pool.submit(
-              () -> {
-                if (result.isDone()) {
-                  return; // expired or cancelled while queued
-                }
-                try {
-                  T value =
-                      TimeLimits.run(
-                          deadline,
-                          call,
-                          run -> {
-                            running.set(run);
-                            if (result.isCancelled()) {
-                              run.run(); // cancelled just as it started
-                            }
-                          });
-                  if (result.complete(value)) {
-                    record(success, start);
-                  }
-                } catch (TimeoutExceededException e) {
-                  if (result.completeExceptionally(e)) {
-                    record(timedOut, start);
-                  }
-                } catch (Throwable t) {
-                  if (result.completeExceptionally(t)) {
-                    record(failure, start);
-                  }
-                }
-              });
     } catch (RejectedExecutionException e) {
-      record(rejected, start);
-      result.completeExceptionally(
-          closed
-              ? e
-              : new RejectedExecutionException(
-                  Checks.format(
-                      "time limiter %s is full: %d calls running and %d queued"
-                          + " (asyncThreads=%d, asyncQueueCapacity=%d)",
-                      name, asyncThreads, asyncQueueCapacity, asyncThreads, asyncQueueCapacity)));
-      return result;
+      record(Outcome.REJECTED, start);
+      return CompletableFuture.failedFuture(e);
     }
-    pending.add(result);
-    // A call that has not started leaves the queue before its future completes, so whoever sees
-    // the future done also sees the slot free.
-    Runnable dequeue =
-        () -> {
-          if (task.cancel(false)) { // false once the call has started
-            pool.remove((Runnable) task);
-          }
-        };
-    // The future fails at the limit even if the work, queued or ignoring its interrupt, goes on.
-    ScheduledFuture<?> expiry =
-        Watchdog.SHARED.schedule(
-            () -> {
-              dequeue.run();
-              if (result.completeExceptionally(
-                  new TimeoutExceededException(
-                      limit, Duration.ofNanos(System.nanoTime() - start)))) {
-                record(timedOut, start);
-              }
-            },
-            Math.max(0, deadline.remainingNanos()));
-    // Clean-up only: callers wait on result, not on the stage whenComplete returns.
-    CompletableFuture<T> unused =
-        result.whenComplete(
-            (value, error) -> {
-              pending.remove(result);
-              expiry.cancel(false);
-              LimitedRun run = running.get();
-              if (run != null && result.isCancelled()) {
-                run.run(); // interrupt and cancel hooks, as at the limit
-              }
-              dequeue.run();
-            });
-    return result;
+    long full = admission.tryAdmit();
+    if (full != Admission.ADMITTED) {
+      record(Outcome.REJECTED, start);
+      return CompletableFuture.failedFuture(
+          new RejectedExecutionException(
+              Checks.format(
+                  "time limiter %s is full: %d calls running and %d queued"
+                      + " (asyncThreads=%d, asyncQueueCapacity=%d)",
+                  name,
+                  Admission.running(full),
+                  Admission.queued(full),
+                  asyncThreads,
+                  asyncQueueCapacity)));
+    }
+    SubmittedCall<T> submittedCall =
+        new SubmittedCall<>(
+            this, admission, pool, call, deadline, limit, deadline != submitted, start);
+    submittedCall.submit(pending);
+    return submittedCall.future();
   }
 
   /**
@@ -267,7 +234,7 @@ public final class TimeLimiter implements AutoCloseable {
 
   private ThreadPoolExecutor executor() {
     if (closed) {
-      throw new RejectedExecutionException("time limiter " + name + " is closed");
+      throw closedException();
     }
     ThreadPoolExecutor current = executor.get();
     if (current != null) {
@@ -279,58 +246,76 @@ public final class TimeLimiter implements AutoCloseable {
             asyncThreads,
             0,
             TimeUnit.MILLISECONDS,
-            new ArrayBlockingQueue<>(asyncQueueCapacity),
+            // Admission keeps at most this many calls in the pool: the queue never refuses one.
+            new LinkedBlockingQueue<>(asyncThreads + asyncQueueCapacity),
             NamedThreads.daemon("timeouts", name),
             new ThreadPoolExecutor.AbortPolicy());
     if (executor.compareAndSet(null, created)) {
       if (closed) {
         created.shutdownNow();
-        throw new RejectedExecutionException("time limiter " + name + " is closed");
+        throw closedException();
       }
       return created;
     }
     created.shutdownNow();
     ThreadPoolExecutor winner = executor.get();
     if (winner == null) {
-      throw new RejectedExecutionException("time limiter " + name + " is closed");
+      throw closedException();
     }
     return winner;
   }
 
-  private static void record(@Nullable Timer timer, long startNanos) {
+  boolean isClosed() {
+    return closed;
+  }
+
+  RejectedExecutionException closedException() {
+    return new RejectedExecutionException("time limiter " + name + " is closed");
+  }
+
+  void record(Outcome outcome, long startNanos) {
+    Timer timer = timers.get(outcome);
     if (timer != null) {
       timer.record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
     }
   }
 
   /**
-   * Stops the pool of {@link #submit}: running calls are interrupted and every future not yet
-   * complete fails at once with {@link RejectedExecutionException}. {@link #call} still works.
+   * Stops the pool of {@link #submit}: every future not yet complete fails at once with {@link
+   * RejectedExecutionException}, queued calls never start, and running calls are interrupted and
+   * their cancel hooks run. {@link #call} still works. Calling it again does nothing more.
    */
   @Override
   public void close() {
     closed = true;
+    RejectedExecutionException closing =
+        new RejectedExecutionException("time limiter " + name + " was closed");
+    for (SubmittedCall<?> call : List.copyOf(pending)) {
+      call.close(closing);
+    }
     ThreadPoolExecutor current = executor.getAndSet(null);
     if (current != null) {
       current.shutdownNow();
     }
-    RejectedExecutionException closing =
-        new RejectedExecutionException("time limiter " + name + " was closed");
-    for (CompletableFuture<?> future : List.copyOf(pending)) {
-      future.completeExceptionally(closing);
-    }
   }
 
   /**
-   * Returns what the pool of {@link #submit} is doing now, for health checks.
+   * Returns what the pool of {@link #submit} is doing now, for health checks. The running and
+   * queued counts are one atomic reading, the ones admission uses: {@code running + queued} never
+   * exceeds {@code asyncThreads + queueCapacity}.
    *
-   * @return a snapshot; all zeros before the first {@code submit} and after {@link #close()}
+   * @return a snapshot; all zeros before the first {@code submit}; after {@link #close()}, only the
+   *     calls whose work has not returned yet
    */
   public Snapshot snapshot() {
-    ThreadPoolExecutor current = executor.get();
-    int running = current == null ? 0 : current.getActiveCount();
-    int queued = current == null ? 0 : current.getQueue().size();
-    return new Snapshot(name, timeout, running, queued, asyncQueueCapacity, pending.size());
+    long counts = admission.now();
+    return new Snapshot(
+        name,
+        timeout,
+        Admission.running(counts),
+        Admission.queued(counts),
+        asyncQueueCapacity,
+        pending.size());
   }
 
   @Override
@@ -343,8 +328,10 @@ public final class TimeLimiter implements AutoCloseable {
    *
    * @param name the limiter's name
    * @param timeout its time limit
-   * @param running calls running on its threads
-   * @param queued calls waiting for a thread
+   * @param running calls whose work runs on its threads, those past their limit that ignore their
+   *     interrupt included; at most {@code asyncThreads}
+   * @param queued calls admitted that no thread has started yet; it can exceed {@code
+   *     queueCapacity} for the moment a free thread takes to pick the next call up
    * @param queueCapacity the most calls that may wait
    * @param pending futures not yet complete, running and queued calls included
    */
@@ -364,7 +351,7 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Sets the time limit. Default {@link TimeLimiter#DEFAULT_TIMEOUT} (30 s).
+     * Sets the time limit. Default: 30 s.
      *
      * @param timeout positive
      * @return this builder
@@ -378,8 +365,8 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Sets the number of threads {@link TimeLimiter#submit} uses, created on first use. Default
-     * {@value TimeLimiter#DEFAULT_ASYNC_THREADS}.
+     * Sets the number of threads {@link TimeLimiter#submit} uses, created on first use. Default: 2
+     * threads.
      *
      * @param threads between 1 and 1024
      * @return this builder
@@ -393,8 +380,9 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Sets how many submitted calls may wait for a thread; past that, calls are rejected. Default
-     * {@value TimeLimiter#DEFAULT_ASYNC_QUEUE_CAPACITY}.
+     * Sets how many submitted calls may wait for a thread when every thread is busy: the limiter
+     * takes {@code asyncThreads + capacity} calls at once, and rejects the next. Default: 100
+     * calls.
      *
      * @param capacity between 1 and 1,000,000
      * @return this builder
@@ -408,7 +396,8 @@ public final class TimeLimiter implements AutoCloseable {
     }
 
     /**
-     * Registers the limiter's meters in {@code registry}. Default: no meters.
+     * Registers the limiter's meters in {@code registry}, and binds the JVM's cancel-hook trouble
+     * counts to it as {@link Timeouts#bindTo} does. Default: no meters.
      *
      * @param registry the registry
      * @return this builder
@@ -424,8 +413,13 @@ public final class TimeLimiter implements AutoCloseable {
      * Builds the limiter.
      *
      * @return a new limiter
+     * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a time
+     *     limiter with this name: the two would count into each other's meters
      */
     public TimeLimiter build() {
+      if (meterRegistry != null) {
+        Meters.requireUnused(meterRegistry, CALLS_METER, "time limiter", name, "name");
+      }
       return new TimeLimiter(this);
     }
   }

@@ -1,6 +1,7 @@
 package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -128,5 +129,24 @@ public final class Timeouts {
     Objects.requireNonNull(deadline, "deadline");
     Objects.requireNonNull(call, "call");
     return TimeLimits.run(deadline, call);
+  }
+
+  /**
+   * Counts the trouble of the JVM's shared cancel-hook pool in {@code registry}: a counter {@code
+   * bulwark.timeouts.hooks} with tag {@code outcome}, {@code failed} (a hook threw), {@code
+   * dropped} (1,024 calls' hooks were already queued, so these were not run) or {@code overdue} (a
+   * timed-out call stopped waiting for its hooks after 5 s). The counts are kept from the JVM's
+   * start, bound or not, so trouble before this call is not lost; each kind is also logged at ERROR
+   * on its 1st, 2nd, 4th, 8th... occurrence.
+   *
+   * <p>Nothing is registered in Micrometer's global registry. Binding the same registry again does
+   * nothing; several registries may be bound, each sees the same counts. A {@link TimeLimiter}
+   * built with a {@code meterRegistry} binds that registry too. Thread-safe.
+   *
+   * @param registry the registry to show the counts in
+   */
+  public static void bindTo(MeterRegistry registry) {
+    Objects.requireNonNull(registry, "registry");
+    Watchdog.SHARED.bindTo(registry);
   }
 }

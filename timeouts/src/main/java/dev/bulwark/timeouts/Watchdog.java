@@ -2,8 +2,8 @@ package dev.bulwark.timeouts;
 
 import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.NamedThreads;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Metrics;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CountDownLatch;
@@ -12,7 +12,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,16 +21,20 @@ import org.slf4j.LoggerFactory;
  * The JVM's one timer for time limits, and the small pool that runs cancel hooks so that a slow
  * hook ({@code Statement.cancel} opens a connection) never delays another call's limit.
  *
- * <p>Hook trouble is counted in Micrometer's global registry as {@code bulwark.timeouts.hooks} with
- * tag {@code outcome}: {@code failed} (a hook threw), {@code dropped} (the queue of {@value
- * #HOOK_QUEUE} was full), {@code overdue} (a timed-out call stopped waiting for its hooks after 5
- * s). Each is logged at the 1st, 2nd, 4th, 8th... occurrence, so a storm cannot flood the log.
+ * <p>Hook trouble is counted here from the JVM's start, whether or not a registry is bound: {@code
+ * failed} (a hook threw), {@code dropped} (the queue of {@value #HOOK_QUEUE} calls' hooks was
+ * full), {@code overdue} (a timed-out call stopped waiting for its hooks after 5 s). {@link
+ * #bindTo} shows the counts in a registry as {@code bulwark.timeouts.hooks} with tag {@code
+ * outcome}, so trouble before the binding is not lost. Each is logged at the 1st, 2nd, 4th, 8th...
+ * occurrence, so a storm cannot flood the log.
  */
 final class Watchdog {
   static final Watchdog SHARED = new Watchdog();
 
   static final int HOOK_THREADS = 4;
   static final int HOOK_QUEUE = 1024;
+
+  private static final String HOOKS_METER = "bulwark.timeouts.hooks";
 
   private static final Logger LOG = LoggerFactory.getLogger(Watchdog.class);
 
@@ -54,6 +58,23 @@ final class Watchdog {
             NamedThreads.daemon("timeouts", "cancel"),
             new ThreadPoolExecutor.AbortPolicy());
     hooks.allowCoreThreadTimeOut(true);
+  }
+
+  /**
+   * Shows the hook trouble counts in {@code registry}. A registry that holds them already is left
+   * alone: registering them again would make Micrometer log a warning. Synchronized so that two
+   * limiters built at once on one registry do not both register.
+   */
+  synchronized void bindTo(MeterRegistry registry) {
+    for (Trouble trouble : List.of(failed, dropped, overdue)) {
+      if (registry.find(HOOKS_METER).tag("outcome", trouble.outcome).functionCounter() != null) {
+        continue;
+      }
+      FunctionCounter.builder(HOOKS_METER, trouble, Trouble::count)
+          .description("Cancel hooks that failed, were dropped, or were not waited for")
+          .tag("outcome", trouble.outcome)
+          .register(registry);
+    }
   }
 
   /** Initialises the shared timer, so its start-up cost is not paid inside a call's limit. */
@@ -106,21 +127,20 @@ final class Watchdog {
 
   /** A counted kind of trouble, logged at its 1st, 2nd, 4th, 8th... occurrence. */
   private static final class Trouble {
-    private final AtomicInteger count = new AtomicInteger();
-    private final Counter counter;
+    private final String outcome;
+    private final AtomicLong count = new AtomicLong();
 
     Trouble(String outcome) {
-      this.counter =
-          Counter.builder("bulwark.timeouts.hooks")
-              .description("Cancel hooks that failed, were dropped, or were not waited for")
-              .tag("outcome", outcome)
-              .register(Metrics.globalRegistry);
+      this.outcome = outcome;
+    }
+
+    double count() {
+      return count.get();
     }
 
     void record(String text, @Nullable Throwable error) {
-      counter.increment();
-      int n = count.incrementAndGet();
-      if (Integer.bitCount(n) == 1) {
+      long n = count.incrementAndGet();
+      if (Long.bitCount(n) == 1) {
         LOG.error("{} (occurrence {})", text, n, error);
       }
     }

@@ -263,4 +263,19 @@ class RetryBudgetTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("name must not be blank, but was \"  \"");
   }
+
+  @Test
+  void aSecondBudgetOfTheSameNameInOneRegistryIsRefused() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    RetryBudget.builder("payments-db").meterRegistry(registry).build();
+
+    assertThatThrownBy(() -> RetryBudget.builder("payments-db").meterRegistry(registry).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(
+            "meterRegistry already holds the meters of a retry budget named \"payments-db\":"
+                + " give each retry budget its own name");
+    RetryBudget.builder("orders-db").meterRegistry(registry).build();
+    RetryBudget.builder("payments-db").meterRegistry(new SimpleMeterRegistry()).build();
+    RetryBudget.builder("payments-db").build();
+  }
 }

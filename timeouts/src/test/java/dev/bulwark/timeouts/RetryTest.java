@@ -17,6 +17,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class RetryTest {
@@ -706,5 +707,110 @@ class RetryTest {
     Deadline seen = r.call(() -> Deadline.current().orElseThrow());
     assertThat(seen.budget()).isEqualTo(Duration.ofSeconds(1));
     assertThat(Deadline.current()).isEmpty();
+  }
+
+  @Test
+  void aSecondRetryOfTheSameNameInOneRegistryIsRefused() {
+    Retry.builder("payments").meterRegistry(registry).build();
+
+    assertThatThrownBy(() -> Retry.builder("payments").meterRegistry(registry).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(
+            "meterRegistry already holds the meters of a retry named \"payments\": give each"
+                + " retry its own name");
+    // Another name, another registry, or no registry at all is fine.
+    Retry.builder("orders").meterRegistry(registry).build();
+    Retry.builder("payments").meterRegistry(new SimpleMeterRegistry()).build();
+    Retry.builder("payments").build();
+    // A budget of the same name has meters of its own.
+    RetryBudget.builder("payments").meterRegistry(registry).build();
+  }
+
+  /**
+   * What a user writes to test a backoff: a ticker and a sleeper of their own, the public API only.
+   * The jitter is the real one, so each wait is checked against its cap, and the fake clock against
+   * maxDuration.
+   */
+  @Test
+  void aUsersTickerAndSleeperRunBackoffJitterAndMaxDurationWithoutRealWaiting() {
+    long attemptNanos = 100 * MS;
+    long maxDurationNanos = 3_000 * MS;
+    long minAttemptNanos = 100 * MS;
+    AtomicLong now = new AtomicLong(42 * MS);
+    List<Long> waits = new ArrayList<>();
+    Retry r =
+        Retry.builder("user-backoff")
+            .retryOn(IOException.class)
+            .maxAttempts(100)
+            .backoff(Duration.ofMillis(100), Duration.ofMillis(400))
+            .maxDuration(Duration.ofNanos(maxDurationNanos))
+            .minAttemptTime(Duration.ofNanos(minAttemptNanos))
+            .ticker(now::get)
+            .sleeper(
+                nanos -> {
+                  waits.add(nanos);
+                  now.addAndGet(nanos);
+                })
+            .meterRegistry(registry)
+            .build();
+
+    long belowHalfTheCap = 0;
+    int runs = 100;
+    for (int run = 0; run < runs; run++) {
+      waits.clear();
+      long start = now.get();
+      AtomicInteger attempts = new AtomicInteger();
+
+      Throwable thrown =
+          catchThrowable(
+              () ->
+                  r.call(
+                      () -> {
+                        now.addAndGet(attemptNanos);
+                        throw new IOException("attempt " + attempts.incrementAndGet());
+                      }));
+
+      assertThat(thrown).hasMessage("attempt " + attempts.get());
+      assertThat(thrown.getSuppressed()).hasSize(attempts.get() - 1);
+      assertThat(waits).hasSize(attempts.get() - 1);
+      for (int i = 0; i < waits.size(); i++) {
+        long cap = Math.min(400 * MS, (100 * MS) << i);
+        assertThat(waits.get(i)).as("run %d, wait %d", run, i + 1).isBetween(0L, cap);
+        if (waits.get(i) < cap / 2) {
+          belowHalfTheCap++;
+        }
+      }
+      // Every wait went through the sleeper: the clock moved by the attempts and the waits only.
+      long spent = now.get() - start;
+      assertThat(spent)
+          .isEqualTo(attempts.get() * attemptNanos + waits.stream().mapToLong(w -> w).sum());
+      // A retry starts only with minAttemptTime left after its wait, so nothing ran past
+      // maxDuration; and the retry stopped only when the next wait (at most the 400 ms cap) would
+      // have left less than minAttemptTime.
+      assertThat(spent).isLessThanOrEqualTo(maxDurationNanos);
+      assertThat(maxDurationNanos - spent).isLessThan(minAttemptNanos + 400 * MS);
+    }
+
+    assertThat(outcome("user-backoff", "deadline_exhausted")).isEqualTo(runs);
+    // Full jitter: waits spread below their caps instead of all waiting the cap.
+    assertThat(belowHalfTheCap).isPositive();
+  }
+
+  @Test
+  void tickerAndSleeperAreSetOnce() {
+    Ticker ticker = () -> 0;
+    Sleeper sleeper = nanos -> {};
+    assertThatThrownBy(() -> Retry.builder("r").ticker(ticker).ticker(ticker))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("ticker was already set to " + ticker);
+    assertThatThrownBy(() -> Retry.builder("r").sleeper(sleeper).sleeper(sleeper))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("sleeper was already set to " + sleeper);
+    assertThatThrownBy(() -> Retry.builder("r").ticker(null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessage("ticker");
+    assertThatThrownBy(() -> Retry.builder("r").sleeper(null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessage("sleeper");
   }
 }

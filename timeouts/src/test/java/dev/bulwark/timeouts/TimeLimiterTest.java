@@ -2,9 +2,12 @@ package dev.bulwark.timeouts;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -12,7 +15,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class TimeLimiterTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -52,7 +59,10 @@ class TimeLimiterTest {
                         Thread.sleep(30_000);
                         return null;
                       }))
-          .isInstanceOf(TimeoutExceededException.class);
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessageStartingWith("time limiter reports: call exceeded its time limit of 50 ms")
+          .satisfies(
+              e -> assertThat(((TimeoutExceededException) e).limiterName()).contains("reports"));
       assertThatThrownBy(
               () ->
                   limiter.call(
@@ -98,7 +108,9 @@ class TimeLimiterTest {
               });
       assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
           .isInstanceOf(ExecutionException.class)
-          .hasCauseInstanceOf(TimeoutExceededException.class);
+          .cause()
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessageStartingWith("time limiter reports: call exceeded its time limit of 100 ms");
       assertThat(interrupted.await(10, TimeUnit.SECONDS)).isTrue();
       assertThat(awaitCount("timeout", 1)).isEqualTo(1);
     }
@@ -292,9 +304,15 @@ class TimeLimiterTest {
   @Test
   void aFullQueueIsReportedWithTheLimitersName() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch started = new CountDownLatch(1);
     try (TimeLimiter limiter =
         TimeLimiter.builder("reports").asyncThreads(1).asyncQueueCapacity(1).build()) {
-      limiter.submit(() -> release.await(10, TimeUnit.SECONDS));
+      limiter.submit(
+          () -> {
+            started.countDown();
+            return release.await(10, TimeUnit.SECONDS);
+          });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
       limiter.submit(() -> "queued");
       CompletableFuture<String> rejected = limiter.submit(() -> "rejected");
       assertThatThrownBy(rejected::join)
@@ -331,6 +349,202 @@ class TimeLimiterTest {
       f.cancel(true);
       // Far sooner than the 30 s limit.
       assertThat(hook.await(10, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  /**
+   * An idle limiter takes exactly threads + queue calls at once, however many of them its threads
+   * have picked up yet, and rejects the next one with the counts that made it full.
+   */
+  @ParameterizedTest(name = "{0} threads, {1} queue slots, {2} rounds")
+  @CsvSource({"1, 1, 1000", "3, 2, 300"})
+  void anIdleLimiterTakesExactlyThreadsPlusQueueCalls(int threads, int queue, int rounds)
+      throws Exception {
+    int capacity = threads + queue;
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .asyncThreads(threads)
+            .asyncQueueCapacity(queue)
+            .meterRegistry(registry)
+            .build()) {
+      for (int round = 1; round <= rounds; round++) {
+        CountDownLatch release = new CountDownLatch(1);
+        List<CompletableFuture<Boolean>> admitted = new ArrayList<>();
+        for (int i = 0; i < capacity; i++) {
+          admitted.add(limiter.submit(() -> release.await(10, TimeUnit.SECONDS)));
+        }
+        CompletableFuture<Boolean> extra =
+            limiter.submit(() -> release.await(10, TimeUnit.SECONDS));
+        for (CompletableFuture<Boolean> f : admitted) {
+          assertThat(f.isDone()).as("round %d: %s", round, f).isFalse();
+        }
+        assertThat(extra.isCompletedExceptionally()).as("round %d", round).isTrue();
+        Throwable rejection = catchThrowable(extra::join).getCause();
+        assertThat(rejection).isInstanceOf(RejectedExecutionException.class);
+        Matcher m =
+            Pattern.compile(
+                    "time limiter reports is full: (\\d+) calls running and (\\d+) queued"
+                        + " \\(asyncThreads="
+                        + threads
+                        + ", asyncQueueCapacity="
+                        + queue
+                        + "\\)")
+                .matcher(rejection.getMessage());
+        assertThat(m.matches()).as("round %d: %s", round, rejection.getMessage()).isTrue();
+        int running = Integer.parseInt(m.group(1));
+        int queued = Integer.parseInt(m.group(2));
+        assertThat(running).as("round %d", round).isBetween(0, threads);
+        assertThat(running + queued).as("round %d", round).isEqualTo(capacity);
+        TimeLimiter.Snapshot busy = limiter.snapshot();
+        assertThat(busy.running() + busy.queued()).isEqualTo(capacity);
+        release.countDown();
+        for (CompletableFuture<Boolean> f : admitted) {
+          assertThat(f.get(10, TimeUnit.SECONDS)).isTrue();
+        }
+        // The place is free before the future completes: the next round starts empty.
+        TimeLimiter.Snapshot idle = limiter.snapshot();
+        assertThat(idle.running() + idle.queued()).as("round %d", round).isZero();
+      }
+      assertThat(count("rejected")).isEqualTo(rounds);
+      assertThat(awaitCount("success", (long) rounds * capacity))
+          .isEqualTo((long) rounds * capacity);
+    }
+  }
+
+  @Test
+  void aCallPastItsLimitThatIgnoresItsInterruptKeepsItsPlaceUntilItReturns() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .timeout(Duration.ofSeconds(30))
+            .asyncThreads(1)
+            .asyncQueueCapacity(1)
+            .build()) {
+      CompletableFuture<String> deaf;
+      try (Deadline.Scope scope = Deadline.after(Duration.ofMillis(50)).enter()) {
+        deaf =
+            limiter.submit(
+                () -> {
+                  while (true) {
+                    try {
+                      if (release.await(10, TimeUnit.SECONDS)) {
+                        return "released";
+                      }
+                    } catch (InterruptedException ignored) {
+                      // deaf to interrupts
+                    }
+                  }
+                });
+      }
+      assertThatThrownBy(() -> deaf.get(10, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(TimeoutExceededException.class);
+      // Its future failed, but its work still holds the only thread.
+      assertThat(limiter.snapshot().running()).isEqualTo(1);
+      CompletableFuture<String> queued = limiter.submit(() -> "queued");
+      CompletableFuture<String> rejected = limiter.submit(() -> "rejected");
+      assertThatThrownBy(rejected::join)
+          .cause()
+          .isInstanceOf(RejectedExecutionException.class)
+          .hasMessage(
+              "time limiter reports is full: 1 calls running and 1 queued"
+                  + " (asyncThreads=1, asyncQueueCapacity=1)");
+      release.countDown();
+      assertThat(queued.get(10, TimeUnit.SECONDS)).isEqualTo("queued");
+      assertThat(limiter.snapshot().running() + limiter.snapshot().queued()).isZero();
+    }
+  }
+
+  @Test
+  void cancellingAQueuedCallFreesItsPlaceAtOnce() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch started = new CountDownLatch(1);
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports").asyncThreads(1).asyncQueueCapacity(1).build()) {
+      CompletableFuture<Boolean> running =
+          limiter.submit(
+              () -> {
+                started.countDown();
+                return release.await(10, TimeUnit.SECONDS);
+              });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      CompletableFuture<String> queued = limiter.submit(() -> "never runs");
+      assertThat(queued.cancel(true)).isTrue();
+      assertThat(limiter.snapshot().queued()).isZero();
+      CompletableFuture<String> next = limiter.submit(() -> "next");
+      assertThat(next.isDone()).as("rejected: %s", next).isFalse();
+      release.countDown();
+      assertThat(running.get(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(next.get(10, TimeUnit.SECONDS)).isEqualTo("next");
+    }
+  }
+
+  @Test
+  void closeRunsTheCancelHooksOfRunningCalls() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch hook = new CountDownLatch(1);
+    TimeLimiter limiter = TimeLimiter.builder("reports").asyncThreads(1).build();
+    CompletableFuture<String> running =
+        limiter.submit(
+            ctx -> {
+              ctx.onTimeout(hook::countDown);
+              started.countDown();
+              while (true) {
+                try {
+                  if (hook.await(10, TimeUnit.SECONDS)) {
+                    return "released by the hook";
+                  }
+                } catch (InterruptedException ignored) {
+                  // deaf to interrupts: only the hook stops it
+                }
+              }
+            });
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+    limiter.close();
+    assertThatThrownBy(running::join)
+        .cause()
+        .isInstanceOf(RejectedExecutionException.class)
+        .hasMessage("time limiter reports was closed");
+    assertThat(hook.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThatThrownBy(() -> limiter.submit(() -> "late").join())
+        .cause()
+        .isInstanceOf(RejectedExecutionException.class)
+        .hasMessage("time limiter reports is closed");
+  }
+
+  @Test
+  void aSecondLimiterOfTheSameNameInOneRegistryIsRefused() {
+    try (TimeLimiter first = TimeLimiter.builder("reports").meterRegistry(registry).build()) {
+      assertThatThrownBy(() -> TimeLimiter.builder("reports").meterRegistry(registry).build())
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage(
+              "meterRegistry already holds the meters of a time limiter named \"reports\": give"
+                  + " each time limiter its own name");
+      try (TimeLimiter other = TimeLimiter.builder("exports").meterRegistry(registry).build();
+          TimeLimiter elsewhere =
+              TimeLimiter.builder("reports").meterRegistry(new SimpleMeterRegistry()).build();
+          TimeLimiter unmetered = TimeLimiter.builder("reports").build()) {
+        assertThat(List.of(first, other, elsewhere, unmetered)).hasSize(4);
+      }
+    }
+  }
+
+  @Test
+  void aSubmittedCallStoppedByTheSubmittersEarlierDeadlineSaysSo() throws Exception {
+    try (TimeLimiter limiter =
+            TimeLimiter.builder("exports").timeout(Duration.ofSeconds(30)).build();
+        Deadline.Scope request = Deadline.after(Duration.ofMillis(100)).enter()) {
+      CompletableFuture<String> f =
+          limiter.submit(
+              () -> {
+                Thread.sleep(30_000);
+                return "never";
+              });
+      assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessageStartingWith("time limiter exports: call exceeded its deadline (")
+          .satisfies(
+              e -> assertThat(((TimeoutExceededException) e).limiterName()).contains("exports"));
     }
   }
 }
