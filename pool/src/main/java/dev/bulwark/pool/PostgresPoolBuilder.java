@@ -5,6 +5,7 @@ import static dev.bulwark.core.internal.Checks.seconds;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.core.Secrets;
 import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.Meters;
 import dev.bulwark.core.internal.NamedThreads;
@@ -18,6 +19,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.Driver;
 
 /**
  * Builds a HikariCP pool of PostgreSQL (pgjdbc) connections with every timeout set and checked
@@ -149,6 +151,13 @@ public final class PostgresPoolBuilder {
       throw Checks.invalid("jdbcUrl must start with jdbc:postgresql:, but was %s", shown);
     }
     int query = url.indexOf('?');
+    if (url.substring(0, query < 0 ? url.length() : query).indexOf('@') >= 0) {
+      // pgjdbc would read "user:password@host" as the host name, and quote it when it fails.
+      throw Checks.invalid(
+          "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
+              + " password)), but was %s",
+          Secrets.maskUrl(url));
+    }
     if (query >= 0) {
       for (String pair : url.substring(query + 1).split("&")) {
         int eq = pair.indexOf('=');
@@ -162,7 +171,25 @@ public final class PostgresPoolBuilder {
         }
       }
     }
+    if (!isValidPgjdbcUrl(url)) {
+      throw Checks.invalid(
+          "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
+              + " but was %s",
+          Secrets.maskUrl(url));
+    }
     return url;
+  }
+
+  /**
+   * Whether pgjdbc reads the URL; HikariCP's message for one it does not ("Driver claims to not
+   * accept jdbcUrl") would come from {@link #build()} instead, with the URL in it.
+   */
+  private static boolean isValidPgjdbcUrl(String url) {
+    try {
+      return Driver.parseURL(url, null) != null;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /**

@@ -14,7 +14,9 @@
  * <p>{@link dev.bulwark.pool.Pools#redis(String)} and {@link
  * dev.bulwark.pool.Pools#redisCluster(String, String...)} build Lettuce clients from a URL with
  * bounded command timeouts, a bounded request queue, commands rejected while disconnected, a
- * bounded reconnect delay and TCP keepalive.
+ * bounded reconnect delay and TCP keepalive; their {@code RedisURI} overloads take Lettuce's own
+ * URIs. A URL that does not parse, or that Lettuce would misread, is refused when the builder is
+ * created, and no message shows a password.
  */
 @NullMarked
 package dev.bulwark.pool;

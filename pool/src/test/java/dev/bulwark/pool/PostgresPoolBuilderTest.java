@@ -211,6 +211,17 @@ class PostgresPoolBuilderTest {
     }
 
     @Test
+    void thePasswordReachesHikariOnlyAsThePassword() {
+      // HikariCP masks its password in the configuration it logs at DEBUG, and a "password"
+      // data source property, but not other properties or user-info in the URL.
+      var config = builder().readOnly(true).resolve().hikariConfig(URL, "app", "secret", null);
+      assertThat(config.getPassword()).isEqualTo("secret");
+      assertThat(config.getJdbcUrl()).isEqualTo(URL);
+      assertThat(config.getDataSourceProperties().values())
+          .noneMatch(v -> v.toString().contains("secret"));
+    }
+
+    @Test
     void toStringShowsWhatWasSetButNoSecrets() {
       PostgresPoolBuilder b =
           new PostgresPoolBuilder(URL + "?sslpassword=hunter3", "app", "hunter2", 4)
@@ -543,6 +554,38 @@ class PostgresPoolBuilderTest {
           "jdbcUrl must not carry the password parameter (the builder sets it), but it does");
       assertArgument(
           () -> Pools.postgres(URL, "", ""), "user must be a non-empty role name, but was \"\"");
+    }
+
+    @Test
+    void jdbcUrlWithAUserOrPasswordIsRefusedMasked() {
+      // A platform's DATABASE_URL with jdbc: in front: pgjdbc would take "shop:s3cr3t@db" as the
+      // host name and quote it in its UnknownHostException.
+      assertArgument(
+          () ->
+              Pools.postgres(
+                  "jdbc:postgresql://shop:s3cr3t@db.internal:5432/shop", "shop", "s3cr3t"),
+          "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
+              + " password)), but was jdbc:postgresql://***@db.internal:5432/shop");
+      assertArgument(
+          () -> Pools.postgres("jdbc:postgresql:shop:s3cr3t@db.internal/shop", "shop", ""),
+          "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
+              + " password)), but was ***@db.internal/shop");
+      // An @ in a parameter is not a user.
+      assertThat(Pools.postgres(URL + "?sslcert=/certs/app@prod.crt", "app", "")).isNotNull();
+    }
+
+    @Test
+    void jdbcUrlThatPgjdbcCannotReadIsRefusedMasked() {
+      assertArgument(
+          () ->
+              Pools.postgres(
+                  "jdbc:postgresql://db.internal:notaport/shop?sslpassword=s3cr3t", "shop", ""),
+          "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
+              + " but was jdbc:postgresql://db.internal:notaport/shop?sslpassword=***");
+      assertArgument(
+          () -> Pools.postgres("jdbc:postgresql://db.internal:70000/shop", "shop", ""),
+          "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
+              + " but was jdbc:postgresql://db.internal:70000/shop");
     }
 
     @Test
