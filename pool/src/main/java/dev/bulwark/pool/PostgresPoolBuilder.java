@@ -653,32 +653,82 @@ public final class PostgresPoolBuilder {
    *     cannot be opened
    */
   public HikariDataSource build() {
-    return new HikariDataSource(resolve().hikariConfig(jdbcUrl, user, password, meterRegistry));
+    Resolved resolved = resolve();
+    requireFreeMeterNames(resolved.poolName());
+    return new HikariDataSource(resolved.hikariConfig(jdbcUrl, user, password, meterRegistry));
   }
 
-  /** Applies the defaults and checks every rule; package-private so tests can read the result. */
+  /**
+   * Applies the defaults and checks every rule, in the order {@link #build()} documents them;
+   * package-private so tests can read the result.
+   */
   Resolved resolve() {
     PoolProfile p = profile == null ? PoolProfile.API : profile;
-    Integer max = maximumPoolSize;
-    Duration acquire = connectionTimeout == null ? p.connectionTimeout() : connectionTimeout;
-    Duration statement = statementTimeout == null ? p.statementTimeout() : statementTimeout;
-    if (max == null && p == PoolProfile.CUSTOM) {
+    if (maximumPoolSize == null && p == PoolProfile.CUSTOM) {
       throw required("maximumPoolSize");
     }
-    if (acquire == null) {
-      throw required("connectionTimeout");
-    }
-    if (statement == null) {
-      throw required("statementTimeout");
-    }
+    Duration acquire =
+        givenOrProfile("connectionTimeout", connectionTimeout, p.connectionTimeout());
+    Duration statement = givenOrProfile("statementTimeout", statementTimeout, p.statementTimeout());
+    int size = resolveMaximumPoolSize(p);
+    int idle = resolveMinimumIdle(size);
+    Duration validation = resolveValidationTimeout(acquire);
+    Duration lifetime = resolveMaxLifetime();
+    Duration keepalive = resolveKeepaliveTime(lifetime);
+    requireRetiredBeforeInfrastructure(lifetime);
+    Duration leak = resolveLeakDetectionThreshold(lifetime);
+    Duration lock = resolveLockTimeout(statement);
+    Duration socket = resolveSocketTimeout(statement);
+    Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
+    Duration login = resolveLoginTimeout(connect);
+    ServerSettings via = resolveServerSettings();
+    String name = poolName == null ? p.poolName() : poolName;
+    return new Resolved(
+        p,
+        name,
+        size,
+        idle,
+        acquire,
+        validation,
+        statement,
+        idleInTransactionSessionTimeout == null
+            ? p.idleInTransactionSessionTimeout()
+            : idleInTransactionSessionTimeout,
+        lock,
+        lifetime,
+        keepalive,
+        min(DEFAULT_IDLE_TIMEOUT, half(lifetime)),
+        leak,
+        socket,
+        connect,
+        login,
+        applicationName == null ? name : applicationName,
+        Boolean.TRUE.equals(readOnly),
+        via);
+  }
 
-    int size = sizeWithinBudget(p, max);
+  /** The given value, else the profile's; CUSTOM has none for the settings it requires. */
+  private static Duration givenOrProfile(
+      String setting, @Nullable Duration given, @Nullable Duration fromProfile) {
+    if (given != null) {
+      return given;
+    }
+    if (fromProfile == null) {
+      throw required(setting);
+    }
+    return fromProfile;
+  }
+
+  private int resolveMinimumIdle(int size) {
     int idle = minimumIdle == null ? size : minimumIdle;
     if (idle > size) {
       throw Checks.invalid(
           "minimumIdle must be at most maximumPoolSize (%d), but was %d", size, idle);
     }
+    return idle;
+  }
 
+  private Duration resolveValidationTimeout(Duration acquire) {
     Duration validation =
         validationTimeout == null
             ? min(DEFAULT_VALIDATION_TIMEOUT, half(acquire))
@@ -688,14 +738,25 @@ public final class PostgresPoolBuilder {
           "validationTimeout must be less than connectionTimeout (%s), but was %s",
           duration(acquire), duration(validation));
     }
+    return validation;
+  }
 
+  /**
+   * The max lifetime: 30 min, or 5 s less than the infrastructure idle limit if that is shorter.
+   */
+  private Duration resolveMaxLifetime() {
+    Duration limit = infrastructureIdleLimit;
     Duration lifetime = maxLifetime;
     if (lifetime == null) {
       lifetime =
-          infrastructureIdleLimit == null
+          limit == null
               ? DEFAULT_MAX_LIFETIME
-              : min(DEFAULT_MAX_LIFETIME, infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN));
+              : min(DEFAULT_MAX_LIFETIME, limit.minus(INFRASTRUCTURE_MARGIN));
     }
+    return lifetime;
+  }
+
+  private Duration resolveKeepaliveTime(Duration lifetime) {
     Duration keepalive = keepaliveTime;
     if (keepalive == null) {
       // Half the lifetime leaves room for a ping; below HikariCP's 30 s floor there is none, and
@@ -711,23 +772,30 @@ public final class PostgresPoolBuilder {
           "keepaliveTime must be less than maxLifetime (%s), but was %s",
           duration(lifetime), duration(keepalive));
     }
-    if (infrastructureIdleLimit != null
-        && lifetime.compareTo(infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN)) > 0) {
+    return keepalive;
+  }
+
+  /** The pool must retire a connection before the network closes it. */
+  private void requireRetiredBeforeInfrastructure(Duration lifetime) {
+    Duration limit = infrastructureIdleLimit;
+    if (limit != null && lifetime.compareTo(limit.minus(INFRASTRUCTURE_MARGIN)) > 0) {
       throw Checks.invalid(
           "maxLifetime must be at least %s shorter than infrastructureIdleLimit (%s), but was %s",
-          seconds(INFRASTRUCTURE_MARGIN), duration(infrastructureIdleLimit), duration(lifetime));
+          seconds(INFRASTRUCTURE_MARGIN), duration(limit), duration(lifetime));
     }
+  }
+
+  private Duration resolveLeakDetectionThreshold(Duration lifetime) {
     Duration leak = leakDetectionThreshold == null ? Duration.ZERO : leakDetectionThreshold;
     if (!leak.isZero() && leak.compareTo(lifetime) >= 0) {
       throw Checks.invalid(
           "leakDetectionThreshold must be less than maxLifetime (%s), but was %s",
           duration(lifetime), duration(leak));
     }
+    return leak;
+  }
 
-    Duration idleInTransaction =
-        idleInTransactionSessionTimeout == null
-            ? p.idleInTransactionSessionTimeout()
-            : idleInTransactionSessionTimeout;
+  private Duration resolveLockTimeout(Duration statement) {
     Duration lock =
         lockTimeout == null
             ? max(MIN_SERVER_TIMEOUT, wholeMillis(statement.dividedBy(3)))
@@ -737,6 +805,10 @@ public final class PostgresPoolBuilder {
           "lockTimeout must be at most statementTimeout (%s), but was %s",
           duration(statement), duration(lock));
     }
+    return lock;
+  }
+
+  private Duration resolveSocketTimeout(Duration statement) {
     Duration socket =
         socketTimeout == null
             ? ceilSeconds(statement.plus(DEFAULT_SOCKET_TIMEOUT_HEADROOM))
@@ -746,14 +818,21 @@ public final class PostgresPoolBuilder {
           "socketTimeout must be at least statementTimeout (%s) + %s, but was %s",
           duration(statement), duration(SOCKET_TIMEOUT_MARGIN), duration(socket));
     }
-    Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
+    return socket;
+  }
+
+  private Duration resolveLoginTimeout(Duration connect) {
     Duration login = loginTimeout == null ? max(DEFAULT_LOGIN_TIMEOUT, connect) : loginTimeout;
     if (connect.compareTo(login) > 0) {
       throw Checks.invalid(
           "connectTimeout must be at most loginTimeout (%s), but was %s",
           seconds(login), seconds(connect));
     }
+    return login;
+  }
 
+  /** How the limits reach the server; SERVER_DEFAULTS sends none, so none may be set. */
+  private ServerSettings resolveServerSettings() {
     ServerSettings via = serverSettings == null ? ServerSettings.STARTUP_OPTIONS : serverSettings;
     if (via == ServerSettings.SERVER_DEFAULTS) {
       List<String> unsent = new ArrayList<>();
@@ -774,37 +853,22 @@ public final class PostgresPoolBuilder {
                 unsent.size() == 1 ? "it" : "them"));
       }
     }
+    return via;
+  }
 
-    String name = poolName == null ? p.poolName() : poolName;
+  /** Two pools of one name in a registry would share, and on close remove, each other's meters. */
+  private void requireFreeMeterNames(String name) {
     MeterRegistry registry = meterRegistry;
     if (registry != null
         && (Meters.holds(registry, MeteredTrackerFactory.UTILIZATION, Meters.NAME_TAG, name)
             || Meters.holds(registry, "hikaricp.connections", "pool", name))) {
       throw Meters.duplicate("pool", name, "poolName");
     }
-    return new Resolved(
-        p,
-        name,
-        size,
-        idle,
-        acquire,
-        validation,
-        statement,
-        idleInTransaction,
-        lock,
-        lifetime,
-        keepalive,
-        min(DEFAULT_IDLE_TIMEOUT, half(lifetime)),
-        leak,
-        socket,
-        connect,
-        login,
-        applicationName == null ? name : applicationName,
-        Boolean.TRUE.equals(readOnly),
-        via);
   }
 
-  private int sizeWithinBudget(PoolProfile p, @Nullable Integer max) {
+  /** The maximum pool size: given or the profile's, within the connection budget. */
+  private int resolveMaximumPoolSize(PoolProfile p) {
+    Integer max = maximumPoolSize;
     int smallest = p.minimumPoolSize();
     Budget b = budget;
     int size;
