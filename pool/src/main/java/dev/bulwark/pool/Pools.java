@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The entry point: hardened PostgreSQL pools and Redis clients, and snapshots of a pool for health
- * checks.
+ * The entry point: hardened PostgreSQL pools and Redis clients, the settings a pool runs with, and
+ * snapshots of a pool for health checks.
  *
  * <pre>{@code
  * HikariDataSource api = Pools.postgres(jdbcUrl, user, password)
@@ -20,6 +20,7 @@ import java.util.Objects;
  *     .build();
  * RedisClient redis = Pools.redis(System.getenv("REDIS_URL")).build();
  * PoolSnapshot now = Pools.snapshot(api);
+ * log.info("database pool: {}", Pools.settings(api));   // every timeout, masked
  * }</pre>
  *
  * <p>Thread-safe: every method may be called from any thread; the builders it returns are not
@@ -165,6 +166,29 @@ public final class Pools {
           "%s must use TLS like the first seed (%s), but was %s",
           setting, first.isSsl(), shownSeed);
     }
+  }
+
+  /**
+   * Returns the settings a pool runs with, resolved when {@link PostgresPoolBuilder#build()} built
+   * it: every timeout, the size, the application name and the profile, for a start-up log line.
+   * Changes made later through HikariCP's own MXBean are not reflected.
+   *
+   * <pre>{@code
+   * log.info("database pool: {}", Pools.settings(api));
+   * }</pre>
+   *
+   * @param dataSource a pool built by {@link PostgresPoolBuilder#build()}
+   * @return its settings; the URL masked, no password
+   * @throws IllegalArgumentException if {@code dataSource} was built some other way
+   */
+  public static PoolSettings settings(HikariDataSource dataSource) {
+    Objects.requireNonNull(dataSource, "dataSource");
+    if (!(dataSource instanceof ResolvedDataSource)) {
+      throw Checks.invalid(
+          "dataSource must be a pool built by PostgresPoolBuilder, but was %s \"%s\"",
+          dataSource.getClass().getSimpleName(), dataSource.getPoolName());
+    }
+    return ((ResolvedDataSource) dataSource).settings();
   }
 
   /**

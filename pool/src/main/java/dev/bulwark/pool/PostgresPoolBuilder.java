@@ -12,9 +12,7 @@ import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
@@ -653,16 +651,28 @@ public final class PostgresPoolBuilder {
    *     cannot be opened
    */
   public HikariDataSource build() {
-    Resolved resolved = resolve();
-    requireFreeMeterNames(resolved.poolName());
-    return new HikariDataSource(resolved.hikariConfig(jdbcUrl, user, password, meterRegistry));
+    PoolSettings settings = resolve();
+    requireFreeMeterNames(settings.poolName());
+    return new ResolvedDataSource(hikariConfig(settings), settings);
   }
 
   /**
-   * Applies the defaults and checks every rule, in the order {@link #build()} documents them;
-   * package-private so tests can read the result.
+   * Applies the defaults and checks the settings against each other, as {@link #build()} does, and
+   * returns the settings a pool built now would run with, without starting one: for a log line
+   * before the first connection is opened, or a test of a configuration. {@link
+   * Pools#settings(HikariDataSource)} gives the same for a built pool.
+   *
+   * @return the resolved settings; the URL masked, no password
+   * @throws IllegalStateException if the profile is CUSTOM and a setting it requires is not set, or
+   *     settings that cannot be combined are set, as listed at {@link #build()}
+   * @throws IllegalArgumentException if a rule listed at {@link #build()} is broken
    */
-  Resolved resolve() {
+  public PoolSettings settings() {
+    return resolve();
+  }
+
+  /** Applies the defaults and checks every rule, in the order {@link #build()} documents them. */
+  private PoolSettings resolve() {
     PoolProfile p = profile == null ? PoolProfile.API : profile;
     if (maximumPoolSize == null && p == PoolProfile.CUSTOM) {
       throw required("maximumPoolSize");
@@ -683,7 +693,9 @@ public final class PostgresPoolBuilder {
     Duration login = resolveLoginTimeout(connect);
     ServerSettings via = resolveServerSettings();
     String name = poolName == null ? p.poolName() : poolName;
-    return new Resolved(
+    return new PoolSettings(
+        jdbcUrl,
+        user,
         p,
         name,
         size,
@@ -984,100 +996,58 @@ public final class PostgresPoolBuilder {
     }
   }
 
-  /** The effective configuration: defaults applied, rules checked. */
-  record Resolved(
-      PoolProfile profile,
-      String poolName,
-      int maximumPoolSize,
-      int minimumIdle,
-      Duration connectionTimeout,
-      Duration validationTimeout,
-      Duration statementTimeout,
-      Duration idleInTransactionSessionTimeout,
-      Duration lockTimeout,
-      Duration maxLifetime,
-      Duration keepaliveTime,
-      Duration idleTimeout,
-      Duration leakDetectionThreshold,
-      Duration socketTimeout,
-      Duration connectTimeout,
-      Duration loginTimeout,
-      String applicationName,
-      boolean readOnly,
-      ServerSettings serverSettings) {
+  /** {@return the HikariCP configuration of a pool built now; package-private for tests} */
+  HikariConfig hikariConfig() {
+    return hikariConfig(resolve());
+  }
 
-    /** The pgjdbc {@code options} value: {@code -c name=value} pairs, times in milliseconds. */
-    String startupOptions() {
-      StringJoiner s = new StringJoiner(" ");
-      limits().forEach((name, value) -> s.add("-c " + name + "=" + value));
-      return s.toString();
+  private HikariConfig hikariConfig(PoolSettings settings) {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(jdbcUrl);
+    config.setDriverClassName("org.postgresql.Driver");
+    config.setUsername(user);
+    config.setPassword(password);
+    config.setPoolName(settings.poolName());
+    config.setMaximumPoolSize(settings.maximumPoolSize());
+    config.setMinimumIdle(settings.minimumIdle());
+    config.setConnectionTimeout(settings.connectionTimeout().toMillis());
+    config.setValidationTimeout(settings.validationTimeout().toMillis());
+    config.setMaxLifetime(settings.maxLifetime().toMillis());
+    config.setKeepaliveTime(settings.keepaliveTime().toMillis()); // 0: off
+    if (settings.minimumIdle() < settings.maximumPoolSize()) {
+      // Only a pool that shrinks uses it; HikariCP warns about one set on a fixed-size pool.
+      config.setIdleTimeout(settings.idleTimeout().toMillis());
     }
-
-    /** The same settings as {@code SET} statements, for {@code connectionInitSql}. */
-    String initSql() {
-      StringJoiner s = new StringJoiner("; ");
-      limits().forEach((name, value) -> s.add("SET " + name + " = " + value));
-      return s.toString();
+    config.setLeakDetectionThreshold(settings.leakDetectionThreshold().toMillis());
+    config.setReadOnly(settings.readOnly());
+    if (settings.readOnly()) {
+      // pgjdbc's default ("transaction") leaves auto-commit statements free to write.
+      config.addDataSourceProperty("readOnlyMode", "always");
     }
-
-    private Map<String, String> limits() {
-      Map<String, String> settings = new LinkedHashMap<>();
-      settings.put("statement_timeout", String.valueOf(statementTimeout.toMillis()));
-      settings.put(
-          "idle_in_transaction_session_timeout",
-          String.valueOf(idleInTransactionSessionTimeout.toMillis()));
-      settings.put("lock_timeout", String.valueOf(lockTimeout.toMillis()));
-      if (readOnly) {
-        settings.put("default_transaction_read_only", "on");
-      }
-      return settings;
+    config.setThreadFactory(NamedThreads.daemon("pool", settings.poolName()));
+    config.addDataSourceProperty(
+        "socketTimeout", String.valueOf(settings.socketTimeout().getSeconds()));
+    config.addDataSourceProperty(
+        "connectTimeout", String.valueOf(settings.connectTimeout().getSeconds()));
+    config.addDataSourceProperty(
+        "loginTimeout", String.valueOf(settings.loginTimeout().getSeconds()));
+    config.addDataSourceProperty("ApplicationName", settings.applicationName());
+    config.addDataSourceProperty("tcpKeepAlive", "true");
+    switch (settings.serverSettings()) {
+      case STARTUP_OPTIONS:
+        config.addDataSourceProperty("options", settings.startupOptions());
+        break;
+      case CONNECTION_INIT_SQL:
+        config.setConnectionInitSql(settings.initSql());
+        break;
+      case SERVER_DEFAULTS:
+      default:
+        break;
     }
-
-    HikariConfig hikariConfig(
-        String jdbcUrl, String user, String password, @Nullable MeterRegistry registry) {
-      HikariConfig config = new HikariConfig();
-      config.setJdbcUrl(jdbcUrl);
-      config.setDriverClassName("org.postgresql.Driver");
-      config.setUsername(user);
-      config.setPassword(password);
-      config.setPoolName(poolName);
-      config.setMaximumPoolSize(maximumPoolSize);
-      config.setMinimumIdle(minimumIdle);
-      config.setConnectionTimeout(connectionTimeout.toMillis());
-      config.setValidationTimeout(validationTimeout.toMillis());
-      config.setMaxLifetime(maxLifetime.toMillis());
-      config.setKeepaliveTime(keepaliveTime.toMillis()); // 0: off
-      if (minimumIdle < maximumPoolSize) {
-        // Only a pool that shrinks uses it; HikariCP warns about one set on a fixed-size pool.
-        config.setIdleTimeout(idleTimeout.toMillis());
-      }
-      config.setLeakDetectionThreshold(leakDetectionThreshold.toMillis());
-      config.setReadOnly(readOnly);
-      if (readOnly) {
-        // pgjdbc's default ("transaction") leaves auto-commit statements free to write.
-        config.addDataSourceProperty("readOnlyMode", "always");
-      }
-      config.setThreadFactory(NamedThreads.daemon("pool", poolName));
-      config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.getSeconds()));
-      config.addDataSourceProperty("connectTimeout", String.valueOf(connectTimeout.getSeconds()));
-      config.addDataSourceProperty("loginTimeout", String.valueOf(loginTimeout.getSeconds()));
-      config.addDataSourceProperty("ApplicationName", applicationName);
-      config.addDataSourceProperty("tcpKeepAlive", "true");
-      switch (serverSettings) {
-        case STARTUP_OPTIONS:
-          config.addDataSourceProperty("options", startupOptions());
-          break;
-        case CONNECTION_INIT_SQL:
-          config.setConnectionInitSql(initSql());
-          break;
-        case SERVER_DEFAULTS:
-        default:
-          break;
-      }
-      if (registry != null) {
-        config.setMetricsTrackerFactory(new MeteredTrackerFactory(registry));
-      }
-      return config;
+    MeterRegistry registry = meterRegistry;
+    if (registry != null) {
+      config.setMetricsTrackerFactory(new MeteredTrackerFactory(registry));
     }
+    return config;
   }
 }

@@ -7,9 +7,10 @@
  * optionally, from the database's connection budget across instances. Server-side limits ({@code
  * statement_timeout}, {@code idle_in_transaction_session_timeout}, {@code lock_timeout}) are set on
  * every connection when it opens, and {@code build()} refuses timeouts that contradict each other.
- * {@link dev.bulwark.pool.Pools#snapshot(com.zaxxer.hikari.HikariDataSource)} reads a pool's state
- * for health checks; a Micrometer registry gets HikariCP's meters and {@code
- * bulwark.pool.utilization}.
+ * {@link dev.bulwark.pool.Pools#settings(com.zaxxer.hikari.HikariDataSource)} gives the settings a
+ * pool runs with, for a start-up log line; {@link
+ * dev.bulwark.pool.Pools#snapshot(com.zaxxer.hikari.HikariDataSource)} reads a pool's state for
+ * health checks; a Micrometer registry gets HikariCP's meters and {@code bulwark.pool.utilization}.
  *
  * <p>{@link dev.bulwark.pool.Pools#redis(String)} and {@link
  * dev.bulwark.pool.Pools#redisCluster(String, String...)} build Lettuce clients from a URL with

@@ -56,6 +56,7 @@ class PostgresSecretsTest {
                 SECRET)
             .connectTimeout(Duration.ofSeconds(1));
     NoSecrets.assertHidden(new AssertionError(builder.toString()), SECRET);
+    NoSecrets.assertHidden(new AssertionError(builder.settings().toString()), SECRET);
     Throwable thrown = catchThrowable(builder::build);
     assertThat(thrown)
         .isInstanceOf(PoolInitializationException.class)
@@ -94,6 +95,7 @@ class PostgresSecretsTest {
         assertThat(c.isValid(1)).isTrue();
       }
       NoSecrets.assertHidden(new AssertionError(pool.toString()), role.password());
+      NoSecrets.assertHidden(new AssertionError(Pools.settings(pool).toString()), role.password());
       // The password changes on the server; the pool's next connection is refused.
       try (Connection admin = postgres.connect()) {
         Sql.execute(admin, "alter role " + role.name() + " password '" + WRONG + "'");
