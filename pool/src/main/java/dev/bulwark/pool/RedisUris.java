@@ -102,7 +102,7 @@ final class RedisUris {
       // Where java.net.URI cannot read the host and port (a port that is not a number, a host
       // name with '_'), Lettuce keeps both as the host: "cache:notaport", "cache_1:6379".
       int colon = host == null || host.startsWith("[") ? -1 : host.lastIndexOf(':');
-      if (colon > 0 && HOST.matcher(host.substring(0, colon)).matches()) {
+      if (host != null && colon > 0 && HOST.matcher(host.substring(0, colon)).matches()) {
         if (isPort(host.substring(colon + 1))) {
           throw Checks.invalid(
               "%s must have a host of letters, digits, '-' and '.' to give a port"
@@ -146,7 +146,7 @@ final class RedisUris {
     if (query == null) {
       return;
     }
-    for (String parameter : query.split("&")) {
+    for (String parameter : query.split("&", -1)) {
       int equals = parameter.indexOf('=');
       String name = equals < 0 ? parameter : parameter.substring(0, equals);
       if (name.equalsIgnoreCase("database") || name.equalsIgnoreCase("db")) {

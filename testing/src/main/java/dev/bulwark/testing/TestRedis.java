@@ -181,7 +181,7 @@ public final class TestRedis {
       return "";
     }
     StringJoiner kept = new StringJoiner("&", "?", "").setEmptyValue("");
-    for (String parameter : query.split("&")) {
+    for (String parameter : query.split("&", -1)) {
       String name = parameter.split("=", 2)[0];
       if (!name.equals("database") && !name.equals("db") && !parameter.isEmpty()) {
         kept.add(parameter);
