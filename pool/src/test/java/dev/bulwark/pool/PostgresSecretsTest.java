@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool.PoolInitializationException;
+import dev.bulwark.testing.NoSecrets;
 import dev.bulwark.testing.PostgresExtension;
 import dev.bulwark.testing.TestPostgres;
 import dev.bulwark.testing.TestRole;
