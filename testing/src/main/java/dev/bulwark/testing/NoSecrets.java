@@ -2,6 +2,8 @@ package dev.bulwark.testing;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.util.ArrayDeque;
 import java.util.Collections;
@@ -27,7 +29,8 @@ public final class NoSecrets {
   /**
    * Checks the message, localized message and {@code toString} of the throwable and of every cause,
    * suppressed exception and {@linkplain SQLException#getNextException() chained} {@link
-   * SQLException} under it (each once, so a cycle ends), and its printed stack trace.
+   * SQLException} under it (each once, so a cycle ends), and its printed stack trace, for each
+   * secret as given and percent-encoded (as it stands in a URL).
    *
    * @param thrown the failure; must not be null
    * @param secrets the texts that must not appear; none may be empty
@@ -73,7 +76,10 @@ public final class NoSecrets {
 
   private static void check(String text, String where, String... secrets) {
     for (int i = 0; i < secrets.length; i++) {
-      if (text.contains(secrets[i])) {
+      String encoded = URLEncoder.encode(secrets[i], StandardCharsets.UTF_8);
+      if (text.contains(secrets[i])
+          || text.contains(encoded)
+          || text.contains(encoded.replace("+", "%20"))) {
         throw new AssertionError("secret #" + (i + 1) + " appears in " + where);
       }
     }

@@ -181,8 +181,9 @@ public final class TestPostgres {
     return new TestPostgres(uri.getHost(), port, database, user, password, null);
   }
 
+  /** Percent-decodes user-info: a '+' stays a '+', as in a URL's user-info it is no space. */
   private static String decode(String text) {
-    return URLDecoder.decode(text, StandardCharsets.UTF_8);
+    return URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
   }
 
   /** {@return true if this JVM started the server} */

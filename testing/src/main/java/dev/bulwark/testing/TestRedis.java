@@ -1,6 +1,7 @@
 package dev.bulwark.testing;
 
 import dev.bulwark.core.Secrets;
+import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -18,7 +19,6 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.StringJoiner;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -183,7 +183,9 @@ public final class TestRedis {
     StringJoiner kept = new StringJoiner("&", "?", "").setEmptyValue("");
     for (String parameter : query.split("&", -1)) {
       String name = parameter.split("=", 2)[0];
-      if (!name.equals("database") && !name.equals("db") && !parameter.isEmpty()) {
+      if (!name.equalsIgnoreCase("database")
+          && !name.equalsIgnoreCase("db")
+          && !parameter.isEmpty()) {
         kept.add(parameter);
       }
     }
@@ -327,7 +329,7 @@ public final class TestRedis {
     long millis = duration.toMillis();
     if (millis < 1) {
       throw new IllegalArgumentException(
-          String.format(Locale.ROOT, "duration must be at least 1 ms, but was %s", duration));
+          Checks.format("duration must be at least 1 ms, but was %s", Checks.duration(duration)));
     }
     withConnection(
         baseUri,

@@ -44,6 +44,15 @@ class NoSecretsTest {
   }
 
   @Test
+  void findsASecretPercentEncoded() {
+    assertThatThrownBy(
+            () ->
+                NoSecrets.assertHidden(
+                    new RuntimeException("redis://:p%40ss%2Fw%20rd@cache"), "p@ss/w rd"))
+        .hasMessage("secret #1 appears in the message of java.lang.RuntimeException");
+  }
+
+  @Test
   void aCycleOfCausesEnds() {
     RuntimeException a = new RuntimeException("a");
     RuntimeException b = new RuntimeException("b", a);

@@ -129,6 +129,10 @@ class TestPostgresTest {
     assertThat(b.password()).isEqualTo("pw");
     assertThat(b.database()).isEqualTo("x");
 
+    // A '+' in a URL's user-info is a '+', not a space.
+    assertThat(TestPostgres.fromUrl("postgresql://app:a+b%2Bc@db.local/orders").password())
+        .isEqualTo("a+b+c");
+
     assertThatThrownBy(() -> TestPostgres.fromUrl("mysql://h/db"))
         .isInstanceOf(IllegalStateException.class)
         .hasMessage(

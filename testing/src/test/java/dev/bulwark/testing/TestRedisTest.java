@@ -220,6 +220,6 @@ class TestRedisTest {
   void pauseRejectsLessThanOneMillisecond(TestRedis redis) {
     assertThatThrownBy(() -> redis.pause(Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("duration must be at least 1 ms, but was PT0S");
+        .hasMessage("duration must be at least 1 ms, but was 0 ms");
   }
 }
