@@ -5,19 +5,19 @@ import static dev.bulwark.core.internal.Checks.seconds;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.core.Secrets;
 import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.Meters;
 import dev.bulwark.core.internal.NamedThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.Driver;
 
 /**
  * Builds a HikariCP pool of PostgreSQL (pgjdbc) connections with every timeout set and checked
@@ -149,6 +149,13 @@ public final class PostgresPoolBuilder {
       throw Checks.invalid("jdbcUrl must start with jdbc:postgresql:, but was %s", shown);
     }
     int query = url.indexOf('?');
+    if (url.substring(0, query < 0 ? url.length() : query).indexOf('@') >= 0) {
+      // pgjdbc would read "user:password@host" as the host name, and quote it when it fails.
+      throw Checks.invalid(
+          "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
+              + " password)), but was %s",
+          Secrets.maskUrl(url));
+    }
     if (query >= 0) {
       for (String pair : url.substring(query + 1).split("&", -1)) {
         int eq = pair.indexOf('=');
@@ -162,7 +169,25 @@ public final class PostgresPoolBuilder {
         }
       }
     }
+    if (!isValidPgjdbcUrl(url)) {
+      throw Checks.invalid(
+          "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
+              + " but was %s",
+          Secrets.maskUrl(url));
+    }
     return url;
+  }
+
+  /**
+   * Whether pgjdbc reads the URL; HikariCP's message for one it does not ("Driver claims to not
+   * accept jdbcUrl") would come from {@link #build()} instead, with the URL in it.
+   */
+  private static boolean isValidPgjdbcUrl(String url) {
+    try {
+      return Driver.parseURL(url, null) != null;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /**
@@ -626,32 +651,96 @@ public final class PostgresPoolBuilder {
    *     cannot be opened
    */
   public HikariDataSource build() {
-    return new HikariDataSource(resolve().hikariConfig(jdbcUrl, user, password, meterRegistry));
+    PoolSettings settings = resolve();
+    requireFreeMeterNames(settings.poolName());
+    return new ResolvedDataSource(hikariConfig(settings), settings);
   }
 
-  /** Applies the defaults and checks every rule; package-private so tests can read the result. */
-  Resolved resolve() {
+  /**
+   * Applies the defaults and checks the settings against each other, as {@link #build()} does, and
+   * returns the settings a pool built now would run with, without starting one: for a log line
+   * before the first connection is opened, or a test of a configuration. {@link
+   * Pools#settings(HikariDataSource)} gives the same for a built pool.
+   *
+   * @return the resolved settings; the URL masked, no password
+   * @throws IllegalStateException if the profile is CUSTOM and a setting it requires is not set, or
+   *     settings that cannot be combined are set, as listed at {@link #build()}
+   * @throws IllegalArgumentException if a rule listed at {@link #build()} is broken
+   */
+  public PoolSettings settings() {
+    return resolve();
+  }
+
+  /** Applies the defaults and checks every rule, in the order {@link #build()} documents them. */
+  private PoolSettings resolve() {
     PoolProfile p = profile == null ? PoolProfile.API : profile;
-    Integer max = maximumPoolSize;
-    Duration acquire = connectionTimeout == null ? p.connectionTimeout() : connectionTimeout;
-    Duration statement = statementTimeout == null ? p.statementTimeout() : statementTimeout;
-    if (max == null && p == PoolProfile.CUSTOM) {
+    if (maximumPoolSize == null && p == PoolProfile.CUSTOM) {
       throw required("maximumPoolSize");
     }
-    if (acquire == null) {
-      throw required("connectionTimeout");
-    }
-    if (statement == null) {
-      throw required("statementTimeout");
-    }
+    Duration acquire =
+        givenOrProfile("connectionTimeout", connectionTimeout, p.connectionTimeout());
+    Duration statement = givenOrProfile("statementTimeout", statementTimeout, p.statementTimeout());
+    int size = resolveMaximumPoolSize(p);
+    int idle = resolveMinimumIdle(size);
+    Duration validation = resolveValidationTimeout(acquire);
+    Duration lifetime = resolveMaxLifetime();
+    Duration keepalive = resolveKeepaliveTime(lifetime);
+    requireRetiredBeforeInfrastructure(lifetime);
+    Duration leak = resolveLeakDetectionThreshold(lifetime);
+    Duration lock = resolveLockTimeout(statement);
+    Duration socket = resolveSocketTimeout(statement);
+    Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
+    Duration login = resolveLoginTimeout(connect);
+    ServerSettings via = resolveServerSettings();
+    String name = poolName == null ? p.poolName() : poolName;
+    return new PoolSettings(
+        jdbcUrl,
+        user,
+        p,
+        name,
+        size,
+        idle,
+        acquire,
+        validation,
+        statement,
+        idleInTransactionSessionTimeout == null
+            ? p.idleInTransactionSessionTimeout()
+            : idleInTransactionSessionTimeout,
+        lock,
+        lifetime,
+        keepalive,
+        min(DEFAULT_IDLE_TIMEOUT, half(lifetime)),
+        leak,
+        socket,
+        connect,
+        login,
+        applicationName == null ? name : applicationName,
+        Boolean.TRUE.equals(readOnly),
+        via);
+  }
 
-    int size = sizeWithinBudget(p, max);
+  /** The given value, else the profile's; CUSTOM has none for the settings it requires. */
+  private static Duration givenOrProfile(
+      String setting, @Nullable Duration given, @Nullable Duration fromProfile) {
+    if (given != null) {
+      return given;
+    }
+    if (fromProfile == null) {
+      throw required(setting);
+    }
+    return fromProfile;
+  }
+
+  private int resolveMinimumIdle(int size) {
     int idle = minimumIdle == null ? size : minimumIdle;
     if (idle > size) {
       throw Checks.invalid(
           "minimumIdle must be at most maximumPoolSize (%d), but was %d", size, idle);
     }
+    return idle;
+  }
 
+  private Duration resolveValidationTimeout(Duration acquire) {
     Duration validation =
         validationTimeout == null
             ? min(DEFAULT_VALIDATION_TIMEOUT, half(acquire))
@@ -661,14 +750,25 @@ public final class PostgresPoolBuilder {
           "validationTimeout must be less than connectionTimeout (%s), but was %s",
           duration(acquire), duration(validation));
     }
+    return validation;
+  }
 
+  /**
+   * The max lifetime: 30 min, or 5 s less than the infrastructure idle limit if that is shorter.
+   */
+  private Duration resolveMaxLifetime() {
+    Duration limit = infrastructureIdleLimit;
     Duration lifetime = maxLifetime;
     if (lifetime == null) {
       lifetime =
-          infrastructureIdleLimit == null
+          limit == null
               ? DEFAULT_MAX_LIFETIME
-              : min(DEFAULT_MAX_LIFETIME, infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN));
+              : min(DEFAULT_MAX_LIFETIME, limit.minus(INFRASTRUCTURE_MARGIN));
     }
+    return lifetime;
+  }
+
+  private Duration resolveKeepaliveTime(Duration lifetime) {
     Duration keepalive = keepaliveTime;
     if (keepalive == null) {
       // Half the lifetime leaves room for a ping; below HikariCP's 30 s floor there is none, and
@@ -684,23 +784,30 @@ public final class PostgresPoolBuilder {
           "keepaliveTime must be less than maxLifetime (%s), but was %s",
           duration(lifetime), duration(keepalive));
     }
-    if (infrastructureIdleLimit != null
-        && lifetime.compareTo(infrastructureIdleLimit.minus(INFRASTRUCTURE_MARGIN)) > 0) {
+    return keepalive;
+  }
+
+  /** The pool must retire a connection before the network closes it. */
+  private void requireRetiredBeforeInfrastructure(Duration lifetime) {
+    Duration limit = infrastructureIdleLimit;
+    if (limit != null && lifetime.compareTo(limit.minus(INFRASTRUCTURE_MARGIN)) > 0) {
       throw Checks.invalid(
           "maxLifetime must be at least %s shorter than infrastructureIdleLimit (%s), but was %s",
-          seconds(INFRASTRUCTURE_MARGIN), duration(infrastructureIdleLimit), duration(lifetime));
+          seconds(INFRASTRUCTURE_MARGIN), duration(limit), duration(lifetime));
     }
+  }
+
+  private Duration resolveLeakDetectionThreshold(Duration lifetime) {
     Duration leak = leakDetectionThreshold == null ? Duration.ZERO : leakDetectionThreshold;
     if (!leak.isZero() && leak.compareTo(lifetime) >= 0) {
       throw Checks.invalid(
           "leakDetectionThreshold must be less than maxLifetime (%s), but was %s",
           duration(lifetime), duration(leak));
     }
+    return leak;
+  }
 
-    Duration idleInTransaction =
-        idleInTransactionSessionTimeout == null
-            ? p.idleInTransactionSessionTimeout()
-            : idleInTransactionSessionTimeout;
+  private Duration resolveLockTimeout(Duration statement) {
     Duration lock =
         lockTimeout == null
             ? max(MIN_SERVER_TIMEOUT, wholeMillis(statement.dividedBy(3)))
@@ -710,6 +817,10 @@ public final class PostgresPoolBuilder {
           "lockTimeout must be at most statementTimeout (%s), but was %s",
           duration(statement), duration(lock));
     }
+    return lock;
+  }
+
+  private Duration resolveSocketTimeout(Duration statement) {
     Duration socket =
         socketTimeout == null
             ? ceilSeconds(statement.plus(DEFAULT_SOCKET_TIMEOUT_HEADROOM))
@@ -719,14 +830,21 @@ public final class PostgresPoolBuilder {
           "socketTimeout must be at least statementTimeout (%s) + %s, but was %s",
           duration(statement), duration(SOCKET_TIMEOUT_MARGIN), duration(socket));
     }
-    Duration connect = connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : connectTimeout;
+    return socket;
+  }
+
+  private Duration resolveLoginTimeout(Duration connect) {
     Duration login = loginTimeout == null ? max(DEFAULT_LOGIN_TIMEOUT, connect) : loginTimeout;
     if (connect.compareTo(login) > 0) {
       throw Checks.invalid(
           "connectTimeout must be at most loginTimeout (%s), but was %s",
           seconds(login), seconds(connect));
     }
+    return login;
+  }
 
+  /** How the limits reach the server; SERVER_DEFAULTS sends none, so none may be set. */
+  private ServerSettings resolveServerSettings() {
     ServerSettings via = serverSettings == null ? ServerSettings.STARTUP_OPTIONS : serverSettings;
     if (via == ServerSettings.SERVER_DEFAULTS) {
       List<String> unsent = new ArrayList<>();
@@ -747,37 +865,22 @@ public final class PostgresPoolBuilder {
                 unsent.size() == 1 ? "it" : "them"));
       }
     }
+    return via;
+  }
 
-    String name = poolName == null ? p.poolName() : poolName;
+  /** Two pools of one name in a registry would share, and on close remove, each other's meters. */
+  private void requireFreeMeterNames(String name) {
     MeterRegistry registry = meterRegistry;
     if (registry != null
         && (Meters.holds(registry, MeteredTrackerFactory.UTILIZATION, Meters.NAME_TAG, name)
             || Meters.holds(registry, "hikaricp.connections", "pool", name))) {
       throw Meters.duplicate("pool", name, "poolName");
     }
-    return new Resolved(
-        p,
-        name,
-        size,
-        idle,
-        acquire,
-        validation,
-        statement,
-        idleInTransaction,
-        lock,
-        lifetime,
-        keepalive,
-        min(DEFAULT_IDLE_TIMEOUT, half(lifetime)),
-        leak,
-        socket,
-        connect,
-        login,
-        applicationName == null ? name : applicationName,
-        Boolean.TRUE.equals(readOnly),
-        via);
   }
 
-  private int sizeWithinBudget(PoolProfile p, @Nullable Integer max) {
+  /** The maximum pool size: given or the profile's, within the connection budget. */
+  private int resolveMaximumPoolSize(PoolProfile p) {
+    Integer max = maximumPoolSize;
     int smallest = p.minimumPoolSize();
     Budget b = budget;
     int size;
@@ -893,100 +996,58 @@ public final class PostgresPoolBuilder {
     }
   }
 
-  /** The effective configuration: defaults applied, rules checked. */
-  record Resolved(
-      PoolProfile profile,
-      String poolName,
-      int maximumPoolSize,
-      int minimumIdle,
-      Duration connectionTimeout,
-      Duration validationTimeout,
-      Duration statementTimeout,
-      Duration idleInTransactionSessionTimeout,
-      Duration lockTimeout,
-      Duration maxLifetime,
-      Duration keepaliveTime,
-      Duration idleTimeout,
-      Duration leakDetectionThreshold,
-      Duration socketTimeout,
-      Duration connectTimeout,
-      Duration loginTimeout,
-      String applicationName,
-      boolean readOnly,
-      ServerSettings serverSettings) {
+  /** {@return the HikariCP configuration of a pool built now; package-private for tests} */
+  HikariConfig hikariConfig() {
+    return hikariConfig(resolve());
+  }
 
-    /** The pgjdbc {@code options} value: {@code -c name=value} pairs, times in milliseconds. */
-    String startupOptions() {
-      StringJoiner s = new StringJoiner(" ");
-      limits().forEach((name, value) -> s.add("-c " + name + "=" + value));
-      return s.toString();
+  private HikariConfig hikariConfig(PoolSettings settings) {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(jdbcUrl);
+    config.setDriverClassName("org.postgresql.Driver");
+    config.setUsername(user);
+    config.setPassword(password);
+    config.setPoolName(settings.poolName());
+    config.setMaximumPoolSize(settings.maximumPoolSize());
+    config.setMinimumIdle(settings.minimumIdle());
+    config.setConnectionTimeout(settings.connectionTimeout().toMillis());
+    config.setValidationTimeout(settings.validationTimeout().toMillis());
+    config.setMaxLifetime(settings.maxLifetime().toMillis());
+    config.setKeepaliveTime(settings.keepaliveTime().toMillis()); // 0: off
+    if (settings.minimumIdle() < settings.maximumPoolSize()) {
+      // Only a pool that shrinks uses it; HikariCP warns about one set on a fixed-size pool.
+      config.setIdleTimeout(settings.idleTimeout().toMillis());
     }
-
-    /** The same settings as {@code SET} statements, for {@code connectionInitSql}. */
-    String initSql() {
-      StringJoiner s = new StringJoiner("; ");
-      limits().forEach((name, value) -> s.add("SET " + name + " = " + value));
-      return s.toString();
+    config.setLeakDetectionThreshold(settings.leakDetectionThreshold().toMillis());
+    config.setReadOnly(settings.readOnly());
+    if (settings.readOnly()) {
+      // pgjdbc's default ("transaction") leaves auto-commit statements free to write.
+      config.addDataSourceProperty("readOnlyMode", "always");
     }
-
-    private Map<String, String> limits() {
-      Map<String, String> settings = new LinkedHashMap<>();
-      settings.put("statement_timeout", String.valueOf(statementTimeout.toMillis()));
-      settings.put(
-          "idle_in_transaction_session_timeout",
-          String.valueOf(idleInTransactionSessionTimeout.toMillis()));
-      settings.put("lock_timeout", String.valueOf(lockTimeout.toMillis()));
-      if (readOnly) {
-        settings.put("default_transaction_read_only", "on");
-      }
-      return settings;
+    config.setThreadFactory(NamedThreads.daemon("pool", settings.poolName()));
+    config.addDataSourceProperty(
+        "socketTimeout", String.valueOf(settings.socketTimeout().getSeconds()));
+    config.addDataSourceProperty(
+        "connectTimeout", String.valueOf(settings.connectTimeout().getSeconds()));
+    config.addDataSourceProperty(
+        "loginTimeout", String.valueOf(settings.loginTimeout().getSeconds()));
+    config.addDataSourceProperty("ApplicationName", settings.applicationName());
+    config.addDataSourceProperty("tcpKeepAlive", "true");
+    switch (settings.serverSettings()) {
+      case STARTUP_OPTIONS:
+        config.addDataSourceProperty("options", settings.startupOptions());
+        break;
+      case CONNECTION_INIT_SQL:
+        config.setConnectionInitSql(settings.initSql());
+        break;
+      case SERVER_DEFAULTS:
+      default:
+        break;
     }
-
-    HikariConfig hikariConfig(
-        String jdbcUrl, String user, String password, @Nullable MeterRegistry registry) {
-      HikariConfig config = new HikariConfig();
-      config.setJdbcUrl(jdbcUrl);
-      config.setDriverClassName("org.postgresql.Driver");
-      config.setUsername(user);
-      config.setPassword(password);
-      config.setPoolName(poolName);
-      config.setMaximumPoolSize(maximumPoolSize);
-      config.setMinimumIdle(minimumIdle);
-      config.setConnectionTimeout(connectionTimeout.toMillis());
-      config.setValidationTimeout(validationTimeout.toMillis());
-      config.setMaxLifetime(maxLifetime.toMillis());
-      config.setKeepaliveTime(keepaliveTime.toMillis()); // 0: off
-      if (minimumIdle < maximumPoolSize) {
-        // Only a pool that shrinks uses it; HikariCP warns about one set on a fixed-size pool.
-        config.setIdleTimeout(idleTimeout.toMillis());
-      }
-      config.setLeakDetectionThreshold(leakDetectionThreshold.toMillis());
-      config.setReadOnly(readOnly);
-      if (readOnly) {
-        // pgjdbc's default ("transaction") leaves auto-commit statements free to write.
-        config.addDataSourceProperty("readOnlyMode", "always");
-      }
-      config.setThreadFactory(NamedThreads.daemon("pool", poolName));
-      config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.getSeconds()));
-      config.addDataSourceProperty("connectTimeout", String.valueOf(connectTimeout.getSeconds()));
-      config.addDataSourceProperty("loginTimeout", String.valueOf(loginTimeout.getSeconds()));
-      config.addDataSourceProperty("ApplicationName", applicationName);
-      config.addDataSourceProperty("tcpKeepAlive", "true");
-      switch (serverSettings) {
-        case STARTUP_OPTIONS:
-          config.addDataSourceProperty("options", startupOptions());
-          break;
-        case CONNECTION_INIT_SQL:
-          config.setConnectionInitSql(initSql());
-          break;
-        case SERVER_DEFAULTS:
-        default:
-          break;
-      }
-      if (registry != null) {
-        config.setMetricsTrackerFactory(new MeteredTrackerFactory(registry));
-      }
-      return config;
+    MeterRegistry registry = meterRegistry;
+    if (registry != null) {
+      config.setMetricsTrackerFactory(new MeteredTrackerFactory(registry));
     }
+    return config;
   }
 }

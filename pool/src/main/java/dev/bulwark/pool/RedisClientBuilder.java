@@ -1,6 +1,5 @@
 package dev.bulwark.pool;
 
-import dev.bulwark.core.Secrets;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisClient;
@@ -12,7 +11,7 @@ import java.util.StringJoiner;
 
 /**
  * Builds a Lettuce {@link RedisClient} for one Redis server (or a Sentinel-managed one) whose every
- * wait is bounded. Obtain one from {@link Pools#redis(String)}.
+ * wait is bounded. Obtain one from {@link Pools#redis(String)} or {@link Pools#redis(RedisURI)}.
  *
  * <pre>{@code
  * RedisClient redis = Pools.redis(System.getenv("REDIS_URL")).build();
@@ -45,12 +44,17 @@ import java.util.StringJoiner;
  * <p>Not thread-safe: configure it on one thread. The client it builds is thread-safe.
  */
 public final class RedisClientBuilder {
-  private final String url;
+  private final RedisURI target;
+  private final String shown;
   private final RedisSettings settings;
 
-  /** {@code url} must have passed {@link RedisSettings#parse}. */
-  RedisClientBuilder(String url, RedisSettings settings) {
-    this.url = url;
+  /**
+   * {@code target} must have passed {@link RedisUris#check} and be this builder's own copy; {@code
+   * shown} is {@code url=} or {@code uri=} and the target, masked.
+   */
+  RedisClientBuilder(RedisURI target, String shown, RedisSettings settings) {
+    this.target = target;
+    this.shown = shown;
     this.settings = settings;
   }
 
@@ -209,18 +213,19 @@ public final class RedisClientBuilder {
     settings.check();
     ClientResources resources = settings.resources("redis");
     RedisClient client =
-        new OwningRedisClient(resources, settings.uri(url), settings.ownsResources());
+        new OwningRedisClient(resources, settings.uri(target), settings.ownsResources());
     client.setOptions(settings.applyTo(ClientOptions.builder()).build());
     return client;
   }
 
   /** {@return the URI the client will connect to; package-private for tests} */
   RedisURI uri() {
-    return settings.uri(url);
+    return settings.uri(target);
   }
 
   /**
-   * Lists the URL, its user-info masked, and the settings given so far.
+   * Lists the URL, its user-info masked (or the {@link RedisURI}, without its credentials), and the
+   * settings given so far.
    *
    * @return for example {@code RedisClientBuilder{url=rediss://***@cache:6380/0,
    *     commandTimeout=1000 ms}}
@@ -228,7 +233,7 @@ public final class RedisClientBuilder {
   @Override
   public String toString() {
     StringJoiner s = new StringJoiner(", ", "RedisClientBuilder{", "}");
-    s.add("url=" + Secrets.maskUrl(url));
+    s.add(shown);
     settings.describe(s);
     return s.toString();
   }

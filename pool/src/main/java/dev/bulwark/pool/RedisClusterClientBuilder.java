@@ -1,6 +1,5 @@
 package dev.bulwark.pool;
 
-import dev.bulwark.core.Secrets;
 import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisURI;
@@ -18,7 +17,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Builds a Lettuce {@link RedisClusterClient} for a Redis Cluster whose every wait is bounded and
- * whose slot map stays current. Obtain one from {@link Pools#redisCluster(String, String...)}.
+ * whose slot map stays current. Obtain one from {@link Pools#redisCluster(String, String...)} or
+ * {@link Pools#redisCluster(RedisURI, RedisURI...)}.
  *
  * <pre>{@code
  * RedisClusterClient redis = Pools.redisCluster("redis://node-1:6379", "redis://node-2:6379").build();
@@ -38,13 +38,18 @@ import org.jspecify.annotations.Nullable;
  * <p>Not thread-safe: configure it on one thread. The client it builds is thread-safe.
  */
 public final class RedisClusterClientBuilder {
-  private final List<String> seeds;
+  private final List<RedisURI> seeds;
+  private final List<String> shown;
   private final RedisSettings settings;
   private @Nullable Duration topologyRefreshPeriod;
 
-  /** Each seed must have passed {@link RedisSettings#parse}. */
-  RedisClusterClientBuilder(List<String> seeds, RedisSettings settings) {
+  /**
+   * Each seed must have passed {@link RedisUris#check} and be this builder's own copy; {@code
+   * shown} holds each, masked, for {@link #toString()}.
+   */
+  RedisClusterClientBuilder(List<RedisURI> seeds, List<String> shown, RedisSettings settings) {
     this.seeds = List.copyOf(seeds);
+    this.shown = List.copyOf(shown);
     this.settings = settings;
   }
 
@@ -246,7 +251,8 @@ public final class RedisClusterClientBuilder {
   }
 
   /**
-   * Lists the seed URLs, their user-info masked, and the settings given so far.
+   * Lists the seed URLs, their user-info masked (or the seed {@link RedisURI}s, without their
+   * credentials), and the settings given so far.
    *
    * @return for example {@code RedisClusterClientBuilder{seeds=[redis://***@node-1:6379,
    *     redis://***@node-2:6379], topologyRefreshPeriod=30000 ms}}
@@ -254,7 +260,7 @@ public final class RedisClusterClientBuilder {
   @Override
   public String toString() {
     StringJoiner s = new StringJoiner(", ", "RedisClusterClientBuilder{", "}");
-    s.add(seeds.stream().map(Secrets::maskUrl).collect(Collectors.joining(", ", "seeds=[", "]")));
+    s.add("seeds=[" + String.join(", ", shown) + "]");
     Checks.addSetting(s, "topologyRefreshPeriod", topologyRefreshPeriod);
     settings.describe(s);
     return s.toString();

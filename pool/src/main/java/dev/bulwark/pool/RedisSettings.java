@@ -2,7 +2,6 @@ package dev.bulwark.pool;
 
 import static dev.bulwark.core.internal.Checks.seconds;
 
-import dev.bulwark.core.Secrets;
 import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
@@ -18,8 +17,6 @@ import io.lettuce.core.resource.ExtendedKeepAliveSupport;
 import io.lettuce.core.resource.IOUringProvider;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
-import java.util.Arrays;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.StringJoiner;
 import java.util.concurrent.TimeUnit;
@@ -98,36 +95,12 @@ final class RedisSettings {
   }
 
   /**
-   * Parses a URL, refusing anything but the given schemes. The message never shows a password: the
-   * user-info part is masked, Lettuce's own message (which may quote the URL) is left out and no
-   * cause is chained.
+   * A new copy of a URI that {@link RedisUris} checked, whose timeout, and that of each Sentinel
+   * (which bounds the lookup of the primary), is the command timeout. Copied afresh on every call:
+   * a {@link RedisURI} is mutable.
    */
-  static RedisURI parse(String setting, String url, String... schemes) {
-    Objects.requireNonNull(url, setting);
-    int colon = url.indexOf("://");
-    String scheme = colon < 0 ? "" : url.substring(0, colon).toLowerCase(Locale.ROOT);
-    String expected = String.join("://, ", schemes) + "://";
-    if (!Arrays.asList(schemes).contains(scheme)) {
-      throw Checks.invalid(
-          "%s must start with %s, but was %s", setting, expected, Secrets.maskUrl(url));
-    }
-    try {
-      return RedisURI.create(url);
-    } catch (RuntimeException e) {
-      // Neither e's message nor e itself: both may carry the URL, password included.
-      throw Checks.invalid(
-          "%s must be a valid Redis URL, but was %s", setting, Secrets.maskUrl(url));
-    }
-  }
-
-  /**
-   * A new URI for a URL that {@link #parse} accepted, whose timeout, and that of each Sentinel
-   * (which bounds the lookup of the primary), is the command timeout. Parsed afresh on every call:
-   * a {@link RedisURI} is mutable, and {@code RedisURI.builder(uri)} would drop the Sentinel nodes
-   * and master id.
-   */
-  RedisURI uri(String url) {
-    RedisURI uri = RedisURI.create(url);
+  RedisURI uri(RedisURI checked) {
+    RedisURI uri = RedisUris.copy(checked);
     uri.setTimeout(commandTimeout());
     uri.getSentinels().forEach(sentinel -> sentinel.setTimeout(commandTimeout()));
     return uri;

@@ -23,7 +23,7 @@ class PostgresPoolBuilderTest {
   class Defaults {
     @Test
     void apiProfileIsSmallQuickAndBounded() {
-      PostgresPoolBuilder.Resolved r = builder().resolve();
+      PoolSettings r = builder().settings();
       assertThat(r.profile()).isEqualTo(PoolProfile.API);
       assertThat(r.poolName()).isEqualTo("api");
       assertThat(r.maximumPoolSize()).isEqualTo(9); // 4 cores * 2 + 1
@@ -51,7 +51,7 @@ class PostgresPoolBuilderTest {
 
     @Test
     void workerProfileIsSeparatePatientAndAllowsLongStatements() {
-      PostgresPoolBuilder.Resolved r = builder().profile(PoolProfile.WORKER).resolve();
+      PoolSettings r = builder().profile(PoolProfile.WORKER).settings();
       assertThat(r.poolName()).isEqualTo("worker");
       assertThat(r.maximumPoolSize()).isEqualTo(4);
       assertThat(r.connectionTimeout()).isEqualTo(Duration.ofSeconds(30));
@@ -64,18 +64,18 @@ class PostgresPoolBuilderTest {
     @Test
     void workerPoolHasAtLeastTwoConnectionsOnOneCore() {
       PostgresPoolBuilder one = new PostgresPoolBuilder(URL, "app", "", 1);
-      assertThat(one.profile(PoolProfile.WORKER).resolve().maximumPoolSize()).isEqualTo(2);
+      assertThat(one.profile(PoolProfile.WORKER).settings().maximumPoolSize()).isEqualTo(2);
     }
 
     @Test
     void customProfileUsesWhatIsGiven() {
-      PostgresPoolBuilder.Resolved r =
+      PoolSettings r =
           builder()
               .profile(PoolProfile.CUSTOM)
               .maximumPoolSize(3)
               .connectionTimeout(Duration.ofMillis(800))
               .statementTimeout(Duration.ofSeconds(2))
-              .resolve();
+              .settings();
       assertThat(r.poolName()).isEqualTo("custom");
       assertThat(r.maximumPoolSize()).isEqualTo(3);
       assertThat(r.validationTimeout()).isEqualTo(Duration.ofMillis(400));
@@ -85,12 +85,12 @@ class PostgresPoolBuilderTest {
 
     @Test
     void derivedDefaultsFollowTheSettingsTheyDependOn() {
-      PostgresPoolBuilder.Resolved r =
+      PoolSettings r =
           builder()
               .statementTimeout(Duration.ofMillis(2500))
               .connectTimeout(Duration.ofSeconds(8))
               .infrastructureIdleLimit(Duration.ofSeconds(60))
-              .resolve();
+              .settings();
       assertThat(r.socketTimeout()).isEqualTo(Duration.ofSeconds(18)); // 17.5 s rounded up
       assertThat(r.lockTimeout()).isEqualTo(Duration.ofMillis(833));
       assertThat(r.loginTimeout()).isEqualTo(Duration.ofSeconds(8));
@@ -111,50 +111,42 @@ class PostgresPoolBuilderTest {
     }
 
     private Duration keepaliveFor(Duration maxLifetime) {
-      return builder().maxLifetime(maxLifetime).resolve().keepaliveTime();
+      return builder().maxLifetime(maxLifetime).settings().keepaliveTime();
     }
 
     @Test
     void documentedLowerBoundsBuild() {
-      PostgresPoolBuilder.Resolved shortest =
-          builder().maxLifetime(Duration.ofSeconds(30)).resolve();
+      PoolSettings shortest = builder().maxLifetime(Duration.ofSeconds(30)).settings();
       assertThat(shortest.keepaliveTime()).isZero();
       assertThat(shortest.idleTimeout()).isEqualTo(Duration.ofSeconds(15));
-      PostgresPoolBuilder.Resolved tightest =
-          builder().infrastructureIdleLimit(Duration.ofSeconds(35)).resolve();
+      PoolSettings tightest = builder().infrastructureIdleLimit(Duration.ofSeconds(35)).settings();
       assertThat(tightest.maxLifetime()).isEqualTo(Duration.ofSeconds(30));
       assertThat(tightest.keepaliveTime()).isZero();
       assertThat(
               builder()
                   .maxLifetime(Duration.ofSeconds(31))
                   .keepaliveTime(Duration.ofSeconds(30))
-                  .resolve()
+                  .settings()
                   .keepaliveTime())
           .isEqualTo(Duration.ofSeconds(30));
-      assertThat(
-              builder()
-                  .keepaliveTime(Duration.ZERO)
-                  .resolve()
-                  .hikariConfig(URL, "app", "secret", null)
-                  .getKeepaliveTime())
-          .isZero();
+      assertThat(builder().keepaliveTime(Duration.ZERO).hikariConfig().getKeepaliveTime()).isZero();
     }
 
     @Test
     void connectionBudgetCapsTheDefaultSize() {
-      assertThat(builder().connectionBudget(100, 4).resolve().maximumPoolSize()).isEqualTo(9);
-      assertThat(builder().connectionBudget(30, 4).resolve().maximumPoolSize()).isEqualTo(7);
-      assertThat(builder().connectionBudget(30, 4, 2).resolve().maximumPoolSize()).isEqualTo(3);
-      PostgresPoolBuilder.Resolved worker =
-          builder().profile(PoolProfile.WORKER).connectionBudget(12, 4, 2).resolve();
+      assertThat(builder().connectionBudget(100, 4).settings().maximumPoolSize()).isEqualTo(9);
+      assertThat(builder().connectionBudget(30, 4).settings().maximumPoolSize()).isEqualTo(7);
+      assertThat(builder().connectionBudget(30, 4, 2).settings().maximumPoolSize()).isEqualTo(3);
+      PoolSettings worker =
+          builder().profile(PoolProfile.WORKER).connectionBudget(12, 4, 2).settings();
       assertThat(worker.maximumPoolSize()).isEqualTo(1);
       assertThat(worker.minimumIdle()).isEqualTo(1);
     }
 
     @Test
     void readOnlyPoolAlsoSetsTheServersReadOnlyDefault() {
-      PostgresPoolBuilder.Resolved r =
-          builder().readOnly(true).serverSettingsVia(ServerSettings.CONNECTION_INIT_SQL).resolve();
+      PoolSettings r =
+          builder().readOnly(true).serverSettingsVia(ServerSettings.CONNECTION_INIT_SQL).settings();
       assertThat(r.initSql())
           .isEqualTo(
               "SET statement_timeout = 30000; SET idle_in_transaction_session_timeout = 60000;"
@@ -171,8 +163,8 @@ class PostgresPoolBuilderTest {
               .maxLifetime(Duration.ofMinutes(5))
               .leakDetectionThreshold(Duration.ofSeconds(20))
               .readOnly(true)
-              .resolve()
-              .hikariConfig(URL, "app", "secret", new SimpleMeterRegistry());
+              .meterRegistry(new SimpleMeterRegistry())
+              .hikariConfig();
       assertThat(config.getPoolName()).isEqualTo("orders");
       assertThat(config.getMaximumPoolSize()).isEqualTo(9);
       assertThat(config.getMinimumIdle()).isEqualTo(3);
@@ -202,12 +194,73 @@ class PostgresPoolBuilderTest {
 
     @Test
     void aFixedSizePoolLeavesHikarisIdleTimeoutAloneAndAWritablePoolHasNoReadOnlyMode() {
-      var config = builder().resolve().hikariConfig(URL, "app", "secret", null);
+      var config = builder().hikariConfig();
       // HikariCP warns about an idle timeout set on a pool that never shrinks; its default stays.
       assertThat(config.getIdleTimeout()).isEqualTo(600_000);
       assertThat(config.isReadOnly()).isFalse();
       assertThat(config.getDataSourceProperties()).doesNotContainKey("readOnlyMode");
       assertThat(config.getMetricsTrackerFactory()).isNull();
+    }
+
+    @Test
+    void thePasswordReachesHikariOnlyAsThePassword() {
+      // HikariCP masks its password in the configuration it logs at DEBUG, and a "password"
+      // data source property, but not other properties or user-info in the URL.
+      var config = builder().readOnly(true).hikariConfig();
+      assertThat(config.getPassword()).isEqualTo("secret");
+      assertThat(config.getJdbcUrl()).isEqualTo(URL);
+      assertThat(config.getDataSourceProperties().values())
+          .noneMatch(v -> v.toString().contains("secret"));
+    }
+
+    @Test
+    void settingsReadAsOneLogLineWithoutSecrets() {
+      PoolSettings settings =
+          new PostgresPoolBuilder(URL + "?sslmode=require&sslpassword=hunter3", "app", "hunter2", 4)
+              .settings();
+      assertThat(settings.jdbcUrl())
+          .isEqualTo("jdbc:postgresql://127.0.0.1:1/none?sslmode=require&sslpassword=***");
+      assertThat(settings.toString())
+          .isEqualTo(
+              "PoolSettings{jdbcUrl=jdbc:postgresql://127.0.0.1:1/none?sslmode=require"
+                  + "&sslpassword=***, user=app, profile=API, poolName=api, maximumPoolSize=9,"
+                  + " minimumIdle=9, connectionTimeout=3000 ms, validationTimeout=1000 ms,"
+                  + " statementTimeout=30000 ms, idleInTransactionSessionTimeout=60000 ms,"
+                  + " lockTimeout=10000 ms, maxLifetime=1800000 ms, keepaliveTime=120000 ms,"
+                  + " idleTimeout=600000 ms, leakDetectionThreshold=0 ms, socketTimeout=45 s,"
+                  + " connectTimeout=3 s, loginTimeout=5 s, applicationName=api, readOnly=false,"
+                  + " serverSettings=STARTUP_OPTIONS}")
+          .doesNotContain("hunter");
+    }
+
+    @Test
+    void settingsMadeByHandMaskTheirUrlToo() {
+      PoolSettings s = builder().settings();
+      PoolSettings byHand =
+          new PoolSettings(
+              "jdbc:postgresql://app:hunter2@db/shop?password=hunter2",
+              s.user(),
+              s.profile(),
+              s.poolName(),
+              s.maximumPoolSize(),
+              s.minimumIdle(),
+              s.connectionTimeout(),
+              s.validationTimeout(),
+              s.statementTimeout(),
+              s.idleInTransactionSessionTimeout(),
+              s.lockTimeout(),
+              s.maxLifetime(),
+              s.keepaliveTime(),
+              s.idleTimeout(),
+              s.leakDetectionThreshold(),
+              s.socketTimeout(),
+              s.connectTimeout(),
+              s.loginTimeout(),
+              s.applicationName(),
+              s.readOnly(),
+              s.serverSettings());
+      assertThat(byHand.jdbcUrl()).isEqualTo("jdbc:postgresql://***@db/shop?password=***");
+      assertThat(byHand.toString()).doesNotContain("hunter2");
     }
 
     @Test
@@ -287,7 +340,7 @@ class PostgresPoolBuilderTest {
     @Test
     void defaultSocketTimeoutBelowALongerStatementTimeoutIsNotPossible() {
       // Raising only the statement timeout moves the default socket timeout along with it.
-      assertThat(builder().statementTimeout(Duration.ofHours(2)).resolve().socketTimeout())
+      assertThat(builder().statementTimeout(Duration.ofHours(2)).settings().socketTimeout())
           .isEqualTo(Duration.ofSeconds(7215));
     }
 
@@ -391,7 +444,7 @@ class PostgresPoolBuilderTest {
               builder()
                   .serverSettingsVia(ServerSettings.SERVER_DEFAULTS)
                   .statementTimeout(Duration.ofSeconds(7))
-                  .resolve()
+                  .settings()
                   .socketTimeout())
           .isEqualTo(Duration.ofSeconds(22));
     }
@@ -407,9 +460,9 @@ class PostgresPoolBuilderTest {
           "meterRegistry already holds the meters of a pool named \"orders\": give each pool its"
               + " own poolName");
       // Another name, or another registry, is fine.
-      assertThat(builder().poolName("billing").meterRegistry(registry).resolve().poolName())
+      assertThat(builder().poolName("billing").meterRegistry(registry).settings().poolName())
           .isEqualTo("billing");
-      assertThat(builder().poolName("orders").meterRegistry(new SimpleMeterRegistry()).resolve())
+      assertThat(builder().poolName("orders").meterRegistry(new SimpleMeterRegistry()).settings())
           .isNotNull();
     }
 
@@ -474,12 +527,13 @@ class PostgresPoolBuilderTest {
 
     @Test
     void zeroTurnsKeepaliveOff() {
-      assertThat(builder().keepaliveTime(Duration.ZERO).resolve().keepaliveTime()).isZero();
+      assertThat(builder().keepaliveTime(Duration.ZERO).settings().keepaliveTime()).isZero();
     }
 
     @Test
     void zeroTurnsLeakDetectionOff() {
-      assertThat(builder().leakDetectionThreshold(Duration.ZERO).resolve().leakDetectionThreshold())
+      assertThat(
+              builder().leakDetectionThreshold(Duration.ZERO).settings().leakDetectionThreshold())
           .isZero();
     }
 
@@ -503,7 +557,7 @@ class PostgresPoolBuilderTest {
           "poolName must be 1 to 63 letters, digits, '.', '_' or '-', but was \"a b\"");
       // PostgreSQL keeps 63 characters of application_name, which defaults to the pool name.
       String longest = "p".repeat(63);
-      assertThat(builder().poolName(longest).resolve().applicationName()).isEqualTo(longest);
+      assertThat(builder().poolName(longest).settings().applicationName()).isEqualTo(longest);
       assertArgument(
           () -> builder().poolName(longest + "q"),
           "poolName must be 1 to 63 letters, digits, '.', '_' or '-', but was \""
@@ -543,6 +597,38 @@ class PostgresPoolBuilderTest {
           "jdbcUrl must not carry the password parameter (the builder sets it), but it does");
       assertArgument(
           () -> Pools.postgres(URL, "", ""), "user must be a non-empty role name, but was \"\"");
+    }
+
+    @Test
+    void jdbcUrlWithAUserOrPasswordIsRefusedMasked() {
+      // A platform's DATABASE_URL with jdbc: in front: pgjdbc would take "shop:s3cr3t@db" as the
+      // host name and quote it in its UnknownHostException.
+      assertArgument(
+          () ->
+              Pools.postgres(
+                  "jdbc:postgresql://shop:s3cr3t@db.internal:5432/shop", "shop", "s3cr3t"),
+          "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
+              + " password)), but was jdbc:postgresql://***@db.internal:5432/shop");
+      assertArgument(
+          () -> Pools.postgres("jdbc:postgresql:shop:s3cr3t@db.internal/shop", "shop", ""),
+          "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
+              + " password)), but was ***@db.internal/shop");
+      // An @ in a parameter is not a user.
+      assertThat(Pools.postgres(URL + "?sslcert=/certs/app@prod.crt", "app", "")).isNotNull();
+    }
+
+    @Test
+    void jdbcUrlThatPgjdbcCannotReadIsRefusedMasked() {
+      assertArgument(
+          () ->
+              Pools.postgres(
+                  "jdbc:postgresql://db.internal:notaport/shop?sslpassword=s3cr3t", "shop", ""),
+          "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
+              + " but was jdbc:postgresql://db.internal:notaport/shop?sslpassword=***");
+      assertArgument(
+          () -> Pools.postgres("jdbc:postgresql://db.internal:70000/shop", "shop", ""),
+          "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
+              + " but was jdbc:postgresql://db.internal:70000/shop");
     }
 
     @Test

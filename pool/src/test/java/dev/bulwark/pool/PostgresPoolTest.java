@@ -343,6 +343,48 @@ class PostgresPoolTest {
   }
 
   @Test
+  void aBuiltPoolGivesTheSettingsItRunsWith(TestPostgres postgres) throws SQLException {
+    PostgresPoolBuilder builder =
+        pool(postgres)
+            .profile(PoolProfile.WORKER)
+            .maximumPoolSize(2)
+            .statementTimeout(Duration.ofSeconds(2))
+            .poolName("described");
+    try (HikariDataSource ds = builder.build();
+        Connection c = ds.getConnection()) {
+      PoolSettings settings = Pools.settings(ds);
+      assertThat(settings).isEqualTo(builder.settings());
+      // What the settings say is what HikariCP, pgjdbc and the server were given.
+      assertThat(settings.poolName()).isEqualTo(ds.getPoolName()).isEqualTo("described");
+      assertThat(settings.maximumPoolSize()).isEqualTo(ds.getMaximumPoolSize()).isEqualTo(2);
+      assertThat(settings.minimumIdle()).isEqualTo(ds.getMinimumIdle());
+      assertThat(settings.connectionTimeout().toMillis()).isEqualTo(ds.getConnectionTimeout());
+      assertThat(settings.validationTimeout().toMillis()).isEqualTo(ds.getValidationTimeout());
+      assertThat(settings.maxLifetime().toMillis()).isEqualTo(ds.getMaxLifetime());
+      assertThat(settings.keepaliveTime().toMillis()).isEqualTo(ds.getKeepaliveTime());
+      assertThat(settings.socketTimeout().toMillis()).isEqualTo(c.getNetworkTimeout());
+      assertThat(Sql.show(c, "statement_timeout")).isEqualTo("2s");
+      assertThat(Sql.show(c, "lock_timeout")).isEqualTo("666ms");
+      assertThat(settings.lockTimeout()).isEqualTo(Duration.ofMillis(666));
+      assertThat(Sql.show(c, "application_name")).isEqualTo(settings.applicationName());
+      assertThat(settings.jdbcUrl()).isEqualTo(postgres.jdbcUrl());
+      assertThat(settings.toString()).contains("statementTimeout=2000 ms", "profile=WORKER");
+    }
+  }
+
+  @Test
+  void settingsOfAPoolBuiltElsewhereAreRefused() {
+    try (HikariDataSource elsewhere = new HikariDataSource()) {
+      elsewhere.setPoolName("elsewhere");
+      assertThatThrownBy(() -> Pools.settings(elsewhere))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage(
+              "dataSource must be a pool built by PostgresPoolBuilder, but was HikariDataSource"
+                  + " \"elsewhere\"");
+    }
+  }
+
+  @Test
   void buildFailsAtOnceWhenTheServerIsUnreachable() {
     long start = System.nanoTime();
     assertThatThrownBy(

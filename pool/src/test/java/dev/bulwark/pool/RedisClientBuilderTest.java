@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.tuple;
 
+import dev.bulwark.testing.NoSecrets;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisClient;
@@ -21,6 +22,7 @@ import io.lettuce.core.resource.IOUringProvider;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 
 /** Settings of the Redis builders; none of these talks to a server. */
@@ -44,7 +46,7 @@ class RedisClientBuilderTest {
   }
 
   private static RedisClientBuilder builder(RedisSettings.Transport transport) {
-    return new RedisClientBuilder(URL, new RedisSettings(transport));
+    return new RedisClientBuilder(RedisURI.create(URL), "url=" + URL, new RedisSettings(transport));
   }
 
   @Test
@@ -133,7 +135,7 @@ class RedisClientBuilderTest {
   @Test
   void explicitSettingsReachTheOptions() {
     RedisSettings settings = new RedisSettings(transport(true, true));
-    new RedisClientBuilder(URL, settings)
+    new RedisClientBuilder(RedisURI.create(URL), "url=" + URL, settings)
         .connectTimeout(Duration.ofMillis(500))
         .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(5), 2)
         .tcpUserTimeout(Duration.ofSeconds(12))
@@ -234,18 +236,198 @@ class RedisClientBuilderTest {
   }
 
   private static void assertSecretHidden(String url, String message, String... secretParts) {
-    Throwable thrown = catchThrowable(() -> Pools.redis(url));
+    assertRefused(() -> Pools.redis(url), message, secretParts);
+  }
+
+  private static void assertRefused(ThrowingCallable call, String message, String... secretParts) {
+    Throwable thrown = catchThrowable(call);
     assertThat(thrown).isInstanceOf(IllegalArgumentException.class).hasMessage(message);
-    for (Throwable t = thrown; t != null; t = t.getCause()) {
-      for (String part : secretParts) {
-        assertThat(String.valueOf(t.getMessage())).doesNotContain(part);
-        assertThat(t.toString()).doesNotContain(part);
-        for (Throwable suppressed : t.getSuppressed()) {
-          assertThat(suppressed.toString()).doesNotContain(part);
-        }
-      }
-    }
+    NoSecrets.assertHidden(thrown, secretParts);
     assertThat(thrown).hasNoCause();
+  }
+
+  @Test
+  void urlsLettuceWouldMisreadAreRefusedMasked() {
+    String port = "url must have a port between 1 and 65535, but was ";
+    // Lettuce reads "127.0.0.1:notaport" as the host, and port 0 as its default, 6379.
+    assertSecretHidden(
+        "redis://:S3cr3t@127.0.0.1:notaport", port + "redis://***@127.0.0.1:notaport", "S3cr3t");
+    assertSecretHidden("redis://:S3cr3t@127.0.0.1:0", port + "redis://***@127.0.0.1:0", "S3cr3t");
+    assertSecretHidden(
+        "redis://:S3cr3t@127.0.0.1:70000", port + "redis://***@127.0.0.1:70000", "S3cr3t");
+    assertSecretHidden(
+        "redis-sentinel://:S3cr3t@s1:0,s2:26379#primary",
+        port + "redis-sentinel://***@s1:0,s2:26379#primary",
+        "S3cr3t");
+    assertSecretHidden(
+        "redis://:S3cr3t@:6379", "url must have a valid host, but was redis://***@:6379", "S3cr3t");
+    assertSecretHidden(
+        "rediss://:S3cr3t@cache%20one:6380",
+        "url must have a valid host, but was rediss://***@cache%20one:6380", "S3cr3t");
+    // Lettuce reads a database parameter that is not a number of 0 or more as database 0.
+    assertSecretHidden(
+        "redis://:S3cr3t@cache:6379?database=abc",
+        "url must have a database index of 0 or more, but was redis://***@cache:6379?database=abc",
+        "S3cr3t");
+    assertSecretHidden(
+        "redis://:S3cr3t@cache:6379/1?db=-1",
+        "url must have a database index of 0 or more, but was redis://***@cache:6379/1?db=-1",
+        "S3cr3t");
+    assertSecretHidden(
+        "redis-sentinel://:S3cr3t@s1:26379",
+        "url must be a valid Redis URL, but was redis-sentinel://***@s1:26379",
+        "S3cr3t");
+    // What they would have read is accepted.
+    assertThat(Pools.redis("redis://[::1]:6379/15?database=15").uri().getDatabase()).isEqualTo(15);
+    assertThat(Pools.redis("redis://cache-1.internal:65535").uri().getPort()).isEqualTo(65535);
+    assertThat(Pools.redis("redis://cache_1").uri().getHost()).isEqualTo("cache_1");
+    // With a port, java.net.URI cannot read a host with '_', and Lettuce takes both as the host.
+    assertSecretHidden(
+        "redis://:S3cr3t@cache_1:6379",
+        "url must have a host of letters, digits, '-' and '.' to give a port (java.net.URI reads"
+            + " no other host with one), but was redis://***@cache_1:6379",
+        "S3cr3t");
+  }
+
+  @Test
+  void clusterSeedUrlsAreCheckedAlike() {
+    assertRefused(
+        () -> Pools.redisCluster("redis://a:7000", "redis://:S3cr3t@b:notaport"),
+        "seedUrl must have a port between 1 and 65535, but was redis://***@b:notaport",
+        "S3cr3t");
+    assertRefused(
+        () -> Pools.redisCluster("redis://:S3cr3t@:7000"),
+        "seedUrl must have a valid host, but was redis://***@:7000",
+        "S3cr3t");
+  }
+
+  @Test
+  void aRedisUriIsUsedAsGivenCopiedAndShownWithoutItsCredentials() {
+    RedisURI given =
+        RedisURI.Builder.redis("cache.example.com", 6380)
+            .withSsl(true)
+            .withAuthentication("app", "S3cr3t".toCharArray())
+            .withDatabase(2)
+            .build();
+    RedisClientBuilder builder = Pools.redis(given).commandTimeout(Duration.ofSeconds(1));
+    assertThat(builder.toString())
+        .isEqualTo(
+            "RedisClientBuilder{uri=rediss://cache.example.com:6380/2, commandTimeout=1000 ms}");
+    RedisURI used = builder.uri();
+    assertThat(used).isNotSameAs(given);
+    assertThat(used.getHost()).isEqualTo("cache.example.com");
+    assertThat(used.getPort()).isEqualTo(6380);
+    assertThat(used.isSsl()).isTrue();
+    assertThat(used.getDatabase()).isEqualTo(2);
+    assertThat(used.getTimeout()).isEqualTo(Duration.ofSeconds(1));
+    RedisCredentials credentials = used.getCredentialsProvider().resolveCredentials().block();
+    assertThat(credentials.getUsername()).isEqualTo("app");
+    assertThat(new String(credentials.getPassword())).isEqualTo("S3cr3t");
+    // Later changes to the caller's URI do not reach the builder.
+    given.setHost("elsewhere");
+    assertThat(builder.uri().getHost()).isEqualTo("cache.example.com");
+    RedisClient client = builder.build();
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+  }
+
+  @Test
+  void aRedisUriIsCheckedLikeAUrl() {
+    RedisURI port = RedisURI.create("redis://:S3cr3t@cache:6379");
+    port.setPort(0);
+    assertRefused(
+        () -> Pools.redis(port),
+        "uri must have a port between 1 and 65535, but was redis://cache:0/0",
+        "S3cr3t");
+    RedisURI host = RedisURI.create("redis://:S3cr3t@cache:6379/1");
+    host.setHost("");
+    assertRefused(
+        () -> Pools.redis(host), "uri must have a valid host, but was redis://:6379/1", "S3cr3t");
+    assertRefused(
+        () -> Pools.redis(RedisURI.Builder.socket("/run/redis.sock").build()),
+        "uri must name a host, not a Unix domain socket, but was redis-socket:///run/redis.sock");
+    RedisURI primary = RedisURI.Builder.sentinel("s1", 26379, "primary").build();
+    primary.setSentinelMasterId(null);
+    assertRefused(
+        () -> Pools.redis(primary),
+        "uri must name the primary its Sentinels watch, but was redis-sentinel://s1:26379/0");
+  }
+
+  @Test
+  void aSentinelRedisUriKeepsItsSentinelsPrimaryAndDatabase() {
+    RedisURI given =
+        RedisURI.Builder.sentinel("s1", 26379, "primary")
+            .withSentinel("s2", 26380)
+            .withPassword("S3cr3t".toCharArray())
+            .withDatabase(3)
+            .build();
+    RedisClientBuilder builder = Pools.redis(given).commandTimeout(Duration.ofMillis(1500));
+    assertThat(builder.toString())
+        .isEqualTo(
+            "RedisClientBuilder{uri=redis-sentinel://s1:26379,s2:26380/3#primary,"
+                + " commandTimeout=1500 ms}");
+    RedisURI used = builder.uri();
+    assertThat(used.getSentinels())
+        .extracting(RedisURI::getHost, RedisURI::getPort, RedisURI::getTimeout)
+        .containsExactly(
+            tuple("s1", 26379, Duration.ofMillis(1500)),
+            tuple("s2", 26380, Duration.ofMillis(1500)));
+    assertThat(used.getSentinelMasterId()).isEqualTo("primary");
+    assertThat(used.getDatabase()).isEqualTo(3);
+    RedisClient client = builder.build();
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+  }
+
+  @Test
+  void clusterSeedsCanBeRedisUris() {
+    RedisClusterClientBuilder builder =
+        Pools.redisCluster(
+            RedisURI.create("redis://:S3cr3t@a:7000"), RedisURI.create("redis://:S3cr3t@b:7001"));
+    assertThat(builder.toString())
+        .isEqualTo("RedisClusterClientBuilder{seeds=[redis://a:7000/0, redis://b:7001/0]}");
+    assertThat(builder.seeds())
+        .extracting(RedisURI::getHost, RedisURI::getTimeout)
+        .containsExactly(tuple("a", Duration.ofSeconds(5)), tuple("b", Duration.ofSeconds(5)));
+    assertRefused(
+        () -> Pools.redisCluster(RedisURI.create("redis://a:7000"), RedisURI.create("rediss://b")),
+        "seed must use TLS like the first seed (false), but was rediss://b:6379/0");
+    assertRefused(
+        () -> Pools.redisCluster(RedisURI.Builder.sentinel("s1", 26379, "primary").build()),
+        "seed must name a cluster node, not Sentinels, but was redis-sentinel://s1:26379/0#primary");
+  }
+
+  @Test
+  void aCopyKeepsEverythingTheUriSays() {
+    RedisURI source =
+        RedisURI.create(
+            "rediss-sentinel://app:S3cr3t@s1:26379,s2:26380/3?clientName=orders&libraryName=lib"
+                + "&libraryVersion=9&verifyPeer=CA&timeout=7s#primary");
+    source.setStartTls(true);
+    RedisURI copy = RedisUris.copy(source);
+    assertThat(copy).isNotSameAs(source);
+    assertThat(copy.getHost()).isEqualTo(source.getHost());
+    assertThat(copy.getPort()).isEqualTo(source.getPort());
+    assertThat(copy.getSocket()).isEqualTo(source.getSocket());
+    assertThat(copy.getSentinelMasterId()).isEqualTo("primary");
+    assertThat(copy.getDatabase()).isEqualTo(3);
+    assertThat(copy.getClientName()).isEqualTo("orders");
+    assertThat(copy.getLibraryName()).isEqualTo("lib");
+    assertThat(copy.getLibraryVersion()).isEqualTo("9");
+    assertThat(copy.isSsl()).isTrue();
+    assertThat(copy.getVerifyMode()).isEqualTo(SslVerifyMode.CA);
+    assertThat(copy.isStartTls()).isTrue();
+    assertThat(copy.getTimeout()).isEqualTo(Duration.ofSeconds(7));
+    assertThat(copy.getCredentialsProvider()).isSameAs(source.getCredentialsProvider());
+    assertThat(copy.getSentinels()).hasSize(2);
+    for (int i = 0; i < 2; i++) {
+      RedisURI copied = copy.getSentinels().get(i);
+      RedisURI original = source.getSentinels().get(i);
+      assertThat(copied).isNotSameAs(original);
+      assertThat(copied.getHost()).isEqualTo(original.getHost());
+      assertThat(copied.getPort()).isEqualTo(original.getPort());
+      assertThat(copied.isSsl()).isEqualTo(original.isSsl());
+      assertThat(copied.getCredentialsProvider()).isSameAs(original.getCredentialsProvider());
+    }
+    assertThat(copy.toString()).isEqualTo(source.toString());
   }
 
   @Test

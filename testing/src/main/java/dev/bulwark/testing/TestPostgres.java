@@ -1,8 +1,11 @@
 package dev.bulwark.testing;
 
+import dev.bulwark.core.Secrets;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,8 +16,12 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -39,6 +46,12 @@ public final class TestPostgres {
   /** Environment variable naming an existing PostgreSQL server to use instead of starting one. */
   public static final String URL_VARIABLE = "BULWARK_TEST_POSTGRES_URL";
 
+  private static final int MAX_PORT = 65_535;
+  private static final Duration HBA_RELOAD_TIMEOUT = Duration.ofSeconds(10);
+
+  /** SQLState of a failed password authentication. */
+  private static final String INVALID_PASSWORD = "28P01";
+
   private static @Nullable TestPostgres instance;
 
   private final String host;
@@ -47,6 +60,7 @@ public final class TestPostgres {
   private final String user;
   private final String password;
   private final @Nullable EmbeddedPostgres server;
+  private final Object hbaLock = new Object();
 
   private TestPostgres(
       String host,
@@ -111,20 +125,31 @@ public final class TestPostgres {
     }
   }
 
+  /**
+   * Reads a server's address and credentials from a {@value #URL_VARIABLE} value. A URL that does
+   * not parse, or is not a PostgreSQL URL with a host and a port from 1 to 65535, is refused with a
+   * message that shows it masked ({@link Secrets#maskUrl(String)}) and chains no cause, whose text
+   * could quote the password.
+   */
   static TestPostgres fromUrl(String url) {
+    String shown = Secrets.maskUrl(url);
     String text = url.startsWith("jdbc:") ? url.substring("jdbc:".length()) : url;
     URI uri;
     try {
-      uri = URI.create(text);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalStateException(URL_VARIABLE + " is not a PostgreSQL URL: " + url, e);
+      uri = new URI(text);
+    } catch (URISyntaxException e) {
+      // Not e: its message quotes the URL, password included.
+      throw new IllegalStateException(URL_VARIABLE + " is not a PostgreSQL URL: " + shown);
     }
     String scheme = uri.getScheme();
-    if (uri.getHost() == null || !("postgresql".equals(scheme) || "postgres".equals(scheme))) {
+    if (uri.getHost() == null
+        || !("postgresql".equals(scheme) || "postgres".equals(scheme))
+        || uri.getPort() == 0
+        || uri.getPort() > MAX_PORT) {
       throw new IllegalStateException(
           URL_VARIABLE
               + " must look like postgresql://user:password@host:port/database, but was "
-              + url);
+              + shown);
     }
     String user = "postgres";
     String password = "";
@@ -256,6 +281,108 @@ public final class TestPostgres {
   }
 
   /**
+   * Creates a login role with a random password that the server checks, for tests of what a wrong
+   * password does. The embedded server trusts every loopback connection, so it would accept any
+   * password; this role gets a {@code scram-sha-256} line of its own at the top of the server's
+   * {@code pg_hba.conf}, and the call returns once the reloaded server refuses a wrong password for
+   * it (within 10 s). Every other role keeps trust authentication. Closing the returned handle ends
+   * the role's sessions, drops it and removes its line.
+   *
+   * @return the new role; its password is 24 letters and digits
+   * @throws UnsupportedOperationException if the server was not started by this JVM (its {@code
+   *     pg_hba.conf} is not this JVM's to edit)
+   * @throws IllegalStateException if the server refuses, or does not check the password within 10 s
+   */
+  public TestRole newRole() {
+    if (server == null) {
+      throw new UnsupportedOperationException(
+          "cannot make a role with a checked password on a PostgreSQL server this JVM did not start"
+              + " (it came from "
+              + URL_VARIABLE
+              + ")");
+    }
+    String name = uniqueName("bulwark_role_");
+    String password = randomPassword();
+    try (Connection connection = connect();
+        Statement statement = connection.createStatement()) {
+      statement.execute("set password_encryption = 'scram-sha-256'");
+      statement.execute("create role " + name + " login password '" + password + "'");
+    } catch (SQLException e) {
+      throw new IllegalStateException("create role " + name + " failed", e);
+    }
+    editHba(lines -> lines.add(0, hbaLine(name)));
+    awaitPasswordChecked(name);
+    return new TestRole(this, name, password);
+  }
+
+  /** Ends the role's sessions, drops it and removes its {@code pg_hba.conf} line. */
+  void dropRole(String name) {
+    execute(
+        "select pg_terminate_backend(pid) from pg_stat_activity where usename = '" + name + "'");
+    execute("drop role if exists " + name);
+    editHba(lines -> lines.remove(hbaLine(name)));
+  }
+
+  private static String hbaLine(String role) {
+    return "host all " + role + " 127.0.0.1/32 scram-sha-256";
+  }
+
+  /** Edits {@code pg_hba.conf} and has the server reload it; one edit at a time. */
+  private void editHba(Consumer<List<String>> edit) {
+    synchronized (hbaLock) {
+      Path file = Path.of(queryText("show hba_file"));
+      try {
+        List<String> lines = new ArrayList<>(Files.readAllLines(file, StandardCharsets.UTF_8));
+        edit.accept(lines);
+        Files.write(file, lines, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot edit " + file, e);
+      }
+      execute("select pg_reload_conf()");
+    }
+  }
+
+  /**
+   * Waits until the server refuses a wrong password for the role: {@code pg_reload_conf()} only
+   * signals the server, which reloads {@code pg_hba.conf} a moment later.
+   */
+  private void awaitPasswordChecked(String role) {
+    long deadline = System.nanoTime() + HBA_RELOAD_TIMEOUT.toNanos();
+    String wrong = randomPassword();
+    while (true) {
+      try {
+        // Still trusted if this succeeds: the server has not reloaded pg_hba.conf yet.
+        DriverManager.getConnection(jdbcUrl(), role, wrong).close();
+      } catch (SQLException e) {
+        if (INVALID_PASSWORD.equals(e.getSQLState())) {
+          return;
+        }
+        throw new IllegalStateException("cannot connect as " + role, e);
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new IllegalStateException(
+            "the server did not start checking the password of "
+                + role
+                + " within "
+                + HBA_RELOAD_TIMEOUT.toSeconds()
+                + " s");
+      }
+      Thread.onSpinWait();
+    }
+  }
+
+  private String queryText(String sql) {
+    try (Connection connection = connect();
+        Statement statement = connection.createStatement();
+        ResultSet rs = statement.executeQuery(sql)) {
+      rs.next();
+      return rs.getString(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException(sql + " failed", e);
+    }
+  }
+
+  /**
    * Returns the process id of the server backend that serves a connection ({@code
    * pg_backend_pid()}).
    *
@@ -317,8 +444,22 @@ public final class TestPostgres {
   }
 
   private static String uniqueName() {
+    return uniqueName("bulwark_test_");
+  }
+
+  private static String uniqueName(String prefix) {
     return String.format(
-        Locale.ROOT, "bulwark_test_%016x", ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+        Locale.ROOT, "%s%016x", prefix, ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+  }
+
+  /** 24 letters and digits: safe in a SQL literal and in a URL, without encoding. */
+  private static String randomPassword() {
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    StringBuilder password = new StringBuilder(24);
+    for (int i = 0; i < 24; i++) {
+      password.append(alphabet.charAt(ThreadLocalRandom.current().nextInt(alphabet.length())));
+    }
+    return password.toString();
   }
 
   private void shutdown() {

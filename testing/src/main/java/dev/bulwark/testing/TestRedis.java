@@ -1,5 +1,6 @@
 package dev.bulwark.testing;
 
+import dev.bulwark.core.Secrets;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -12,10 +13,13 @@ import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.StringJoiner;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -44,17 +48,33 @@ public final class TestRedis {
   private static final int DATABASES = 16;
 
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(5);
+  private static final int DEFAULT_PORT = 6379;
+  private static final int MAX_PORT = 65_535;
 
   private static @Nullable TestRedis instance;
 
   private final RedisURI baseUri;
+
+  /** Scheme, credentials, host and port, before the database of {@link #cleanDatabaseUrl()}. */
+  private final String baseUrl;
+
+  /** The query, without a database, after it. */
+  private final String urlQuery;
+
   private final @Nullable RedisServer server;
   private final @Nullable Path workDir;
   private final RedisClient admin;
   private final AtomicInteger nextDatabase = new AtomicInteger();
 
-  private TestRedis(RedisURI baseUri, @Nullable RedisServer server, @Nullable Path workDir) {
+  private TestRedis(
+      RedisURI baseUri,
+      String baseUrl,
+      String urlQuery,
+      @Nullable RedisServer server,
+      @Nullable Path workDir) {
     this.baseUri = baseUri;
+    this.baseUrl = baseUrl;
+    this.urlQuery = urlQuery;
     this.server = server;
     this.workDir = workDir;
     this.admin = RedisClient.create();
@@ -84,15 +104,10 @@ public final class TestRedis {
     return redis;
   }
 
-  private static TestRedis create(@Nullable String url) {
+  static TestRedis create(@Nullable String url) {
     if (url != null && !url.isBlank()) {
-      RedisURI uri;
-      try {
-        uri = RedisURI.create(url.strip());
-      } catch (IllegalArgumentException e) {
-        throw new IllegalStateException(URL_VARIABLE + " is not a Redis URL: " + url, e);
-      }
-      return new TestRedis(uri, null, null);
+      URI uri = parseUrl(url.strip());
+      return new TestRedis(RedisURI.create(uri), baseUrl(uri), query(uri), null, null);
     }
     int port = Ports.freeLoopbackPort();
     Path dir;
@@ -113,7 +128,66 @@ public final class TestRedis {
       throw new IllegalStateException("cannot start the embedded Redis server on port " + port, e);
     }
     RedisURI uri = RedisURI.builder().withHost("127.0.0.1").withPort(port).build();
-    return new TestRedis(uri, server, dir);
+    return new TestRedis(uri, "redis://127.0.0.1:" + port, "", server, dir);
+  }
+
+  /**
+   * Checks a {@value #URL_VARIABLE} value: a {@code redis://} or {@code rediss://} URL with a host
+   * and, if it has one, a port from 1 to 65535, that Lettuce can read. A URL that fails is refused
+   * with a message that shows it masked ({@link Secrets#maskUrl(String)}) and chains no cause,
+   * whose text could quote the password.
+   */
+  static URI parseUrl(String url) {
+    String shown = Secrets.maskUrl(url);
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      // Not e: its message quotes the URL, password included.
+      throw new IllegalStateException(URL_VARIABLE + " is not a Redis URL: " + shown);
+    }
+    if (!("redis".equals(uri.getScheme()) || "rediss".equals(uri.getScheme()))
+        || uri.getHost() == null
+        || uri.getPort() == 0
+        || uri.getPort() > MAX_PORT) {
+      throw new IllegalStateException(
+          URL_VARIABLE + " must look like redis://[:password@]host[:port], but was " + shown);
+    }
+    try {
+      RedisURI.create(uri);
+    } catch (RuntimeException e) {
+      throw new IllegalStateException(URL_VARIABLE + " is not a Redis URL: " + shown);
+    }
+    return uri;
+  }
+
+  /** The URL's scheme, credentials, host and port (6379 when it has none). */
+  static String baseUrl(URI uri) {
+    StringBuilder url = new StringBuilder(uri.getScheme()).append("://");
+    if (uri.getRawUserInfo() != null) {
+      url.append(uri.getRawUserInfo()).append('@');
+    }
+    url.append(uri.getHost()).append(':').append(uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort());
+    return url.toString();
+  }
+
+  /**
+   * The query of the URL without the database parameters, which would override the path's; empty,
+   * or starting with {@code '?'}.
+   */
+  static String query(URI uri) {
+    String query = uri.getRawQuery();
+    if (query == null) {
+      return "";
+    }
+    StringJoiner kept = new StringJoiner("&", "?", "").setEmptyValue("");
+    for (String parameter : query.split("&", -1)) {
+      String name = parameter.split("=", 2)[0];
+      if (!name.equals("database") && !name.equals("db") && !parameter.isEmpty()) {
+        kept.add(parameter);
+      }
+    }
+    return kept.toString();
   }
 
   /** {@return the server's host name or address} */
@@ -162,6 +236,19 @@ public final class TestRedis {
     RedisURI uri = copy(baseUri, database);
     withConnection(uri, RedisCommands::flushdb);
     return uri;
+  }
+
+  /**
+   * Returns the URL of a database that has just been flushed, for example {@code
+   * redis://127.0.0.1:6379/3}, to hand to code that takes a URL string: {@code
+   * Pools.redis(redis.cleanDatabaseUrl())}. Databases are handed out as by {@link
+   * #cleanDatabase()}. For a server from {@value #URL_VARIABLE} the URL keeps that URL's scheme,
+   * credentials and query parameters (other than a database).
+   *
+   * @return a URL whose database is empty
+   */
+  public String cleanDatabaseUrl() {
+    return baseUrl + "/" + cleanDatabase().getDatabase() + urlQuery;
   }
 
   /** Removes every key in every database. */
@@ -275,7 +362,7 @@ public final class TestRedis {
     return RedisURI.builder(source).withDatabase(database).build();
   }
 
-  private void shutdown() {
+  void shutdown() {
     admin.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     RedisServer owned = server;
     if (owned != null && owned.isActive()) {

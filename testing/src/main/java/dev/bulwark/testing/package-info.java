@@ -6,7 +6,9 @@
  * them when the JVM exits. {@link dev.bulwark.testing.RedisExtension} and {@link
  * dev.bulwark.testing.PostgresExtension} hand them, or a clean database, to JUnit 5 tests as
  * parameters. Where {@code BULWARK_TEST_REDIS_URL} or {@code BULWARK_TEST_POSTGRES_URL} is set,
- * those servers are used instead and nothing is started.
+ * those servers are used instead and nothing is started. {@link
+ * dev.bulwark.testing.TestPostgres#newRole()} gives a role whose password the embedded server
+ * checks, for tests of a wrong password.
  */
 @NullMarked
 package dev.bulwark.testing;

@@ -2,8 +2,12 @@ package dev.bulwark.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -130,6 +134,126 @@ class TestPostgresTest {
         .hasMessage(
             "BULWARK_TEST_POSTGRES_URL must look like postgresql://user:password@host:port/database,"
                 + " but was mysql://h/db");
+  }
+
+  @Test
+  void envUrlsThatDoNotParseAreRefusedMasked() {
+    String shape =
+        "BULWARK_TEST_POSTGRES_URL must look like postgresql://user:password@host:port/database,"
+            + " but was ";
+    assertRefused("mysql://app:S3cr3t@db.local/orders", shape + "mysql://***@db.local/orders");
+    assertRefused(
+        "postgresql://app:S3cr3t@db.local:notaport/orders",
+        shape + "postgresql://***@db.local:notaport/orders");
+    assertRefused(
+        "postgresql://app:S3cr3t@db.local:0/orders", shape + "postgresql://***@db.local:0/orders");
+    assertRefused(
+        "postgresql://app:S3cr3t@db.local:70000/orders",
+        shape + "postgresql://***@db.local:70000/orders");
+    assertRefused(
+        "jdbc:postgresql://db.local:notaport/orders?user=app&password=S3cr3t",
+        shape + "jdbc:postgresql://db.local:notaport/orders?user=app&password=***");
+    assertRefused(
+        "postgresql://app:S3cr3t@db local/orders",
+        "BULWARK_TEST_POSTGRES_URL is not a PostgreSQL URL: postgresql://***@db local/orders");
+  }
+
+  private static void assertRefused(String url, String message) {
+    Throwable thrown = catchThrowable(() -> TestPostgres.fromUrl(url));
+    assertThat(thrown).isInstanceOf(IllegalStateException.class).hasMessage(message).hasNoCause();
+    NoSecrets.assertHidden(thrown, "S3cr3t");
+  }
+
+  @Test
+  void anUnreachableEnvServerFailsWithoutShowingThePassword() {
+    TestPostgres unreachable =
+        TestPostgres.fromUrl(
+            "postgresql://app:S3cr3t@127.0.0.1:" + Ports.freeLoopbackPort() + "/orders");
+    SQLException refused = catchThrowableOfType(SQLException.class, unreachable::connect);
+    assertThat(refused.getSQLState()).isEqualTo("08001");
+    NoSecrets.assertHidden(refused, "S3cr3t");
+    Throwable failed = catchThrowable(unreachable::newDatabase);
+    assertThat(failed)
+        .isInstanceOf(IllegalStateException.class)
+        .hasCauseInstanceOf(SQLException.class);
+    NoSecrets.assertHidden(failed, "S3cr3t");
+  }
+
+  @Test
+  void aWrongPasswordFromTheEnvFailsWithoutShowingIt(TestPostgres postgres) throws SQLException {
+    assumeTrue(postgres.isEmbedded(), "needs a server this JVM owns");
+    try (TestRole role = postgres.newRole()) {
+      String server = "@127.0.0.1:" + postgres.port() + "/postgres";
+      TestPostgres wrong =
+          TestPostgres.fromUrl("postgresql://" + role.name() + ":Wr0ngS3cr3t" + server);
+      SQLException refused = catchThrowableOfType(SQLException.class, wrong::connect);
+      assertThat(refused.getSQLState()).isEqualTo("28P01");
+      NoSecrets.assertHidden(refused, "Wr0ngS3cr3t", role.password());
+      // The same URL with the right password logs in: the failure above was the password.
+      TestPostgres right =
+          TestPostgres.fromUrl("postgresql://" + role.name() + ":" + role.password() + server);
+      try (Connection c = right.connect()) {
+        assertThat(c.isValid(1)).isTrue();
+      }
+    }
+  }
+
+  @Test
+  void newRoleHasItsPasswordCheckedAndCloseDropsIt(TestPostgres postgres) throws SQLException {
+    assumeTrue(postgres.isEmbedded(), "needs a server this JVM owns");
+    TestRole role = postgres.newRole();
+    try {
+      assertThat(role.password()).matches("[A-Za-z0-9]{24}");
+      assertThat(role.toString()).isEqualTo("role " + role.name()).doesNotContain(role.password());
+      try (Connection c =
+              DriverManager.getConnection(postgres.jdbcUrl(), role.name(), role.password());
+          Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select current_user")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo(role.name());
+      }
+      SQLException wrong =
+          catchThrowableOfType(
+              SQLException.class,
+              () -> DriverManager.getConnection(postgres.jdbcUrl(), role.name(), "wrong"));
+      assertThat(wrong.getSQLState()).isEqualTo("28P01");
+      // Every other role is still trusted.
+      try (Connection c =
+          DriverManager.getConnection(postgres.jdbcUrl(), postgres.user(), "anything")) {
+        assertThat(c.isValid(1)).isTrue();
+      }
+    } finally {
+      role.close();
+    }
+    assertThat(
+            count(postgres, "select count(*) from pg_roles where rolname = '" + role.name() + "'"))
+        .isZero();
+    assertThat(
+            count(
+                postgres,
+                "select count(*) from pg_hba_file_rules where '"
+                    + role.name()
+                    + "' = any(user_name)"))
+        .isZero();
+  }
+
+  @Test
+  void newRoleNeedsAServerThisJvmStarted() {
+    TestPostgres elsewhere = TestPostgres.fromUrl("postgresql://app:S3cr3t@db.local/orders");
+    assertThatThrownBy(elsewhere::newRole)
+        .isInstanceOf(UnsupportedOperationException.class)
+        .hasMessage(
+            "cannot make a role with a checked password on a PostgreSQL server this JVM did not"
+                + " start (it came from BULWARK_TEST_POSTGRES_URL)");
+  }
+
+  private static int count(TestPostgres postgres, String sql) throws SQLException {
+    try (Connection c = postgres.connect();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getInt(1);
+    }
   }
 
   private static boolean databaseExists(TestPostgres postgres, String name) throws SQLException {

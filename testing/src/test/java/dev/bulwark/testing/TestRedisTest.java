@@ -2,6 +2,7 @@ package dev.bulwark.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.lettuce.core.ClientOptions;
@@ -11,6 +12,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
+import java.net.URI;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -111,6 +113,107 @@ class TestRedisTest {
     } finally {
       client.shutdown();
     }
+  }
+
+  @Test
+  void envUrlsThatDoNotParseAreRefusedMasked() {
+    String shape =
+        "BULWARK_TEST_REDIS_URL must look like redis://[:password@]host[:port], but was ";
+    assertRefused("http://:S3cr3t@cache.local", shape + "http://***@cache.local");
+    assertRefused(
+        "redis://:S3cr3t@cache.local:notaport", shape + "redis://***@cache.local:notaport");
+    assertRefused("redis://:S3cr3t@cache.local:0", shape + "redis://***@cache.local:0");
+    assertRefused("redis://:S3cr3t@cache.local:70000", shape + "redis://***@cache.local:70000");
+    assertRefused(
+        "redis://:S3cr3t@cache local",
+        "BULWARK_TEST_REDIS_URL is not a Redis URL: redis://***@cache local");
+    assertRefused(
+        "redis://:S3cr3t@cache.local/abc",
+        "BULWARK_TEST_REDIS_URL is not a Redis URL: redis://***@cache.local/abc");
+  }
+
+  private static void assertRefused(String url, String message) {
+    Throwable thrown = catchThrowable(() -> TestRedis.parseUrl(url));
+    assertThat(thrown).isInstanceOf(IllegalStateException.class).hasMessage(message).hasNoCause();
+    NoSecrets.assertHidden(thrown, "S3cr3t");
+  }
+
+  @Test
+  void anUnreachableEnvServerFailsWithoutShowingThePassword() {
+    TestRedis unreachable =
+        TestRedis.create("redis://:S3cr3t@127.0.0.1:" + Ports.freeLoopbackPort());
+    try {
+      assertThat(unreachable.isRunning()).isFalse();
+      Throwable thrown = catchThrowable(() -> unreachable.info("server"));
+      assertThat(thrown).isInstanceOf(RedisConnectionException.class);
+      NoSecrets.assertHidden(thrown, "S3cr3t");
+    } finally {
+      unreachable.shutdown();
+    }
+  }
+
+  @Test
+  void aWrongPasswordFromTheEnvFailsWithoutShowingIt(TestRedis redis) {
+    assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
+    String server = "@" + redis.host() + ":" + redis.port();
+    RedisClient admin = RedisClient.create(redis.uri());
+    try (StatefulRedisConnection<String, String> c = admin.connect()) {
+      c.sync().configSet("requirepass", "R1ghtS3cr3t");
+      try {
+        TestRedis wrong = TestRedis.create("redis://:Wr0ngS3cr3t" + server);
+        try {
+          Throwable thrown = catchThrowable(() -> wrong.info("server"));
+          assertThat(thrown)
+              .isInstanceOf(RedisConnectionException.class)
+              .rootCause()
+              .hasMessageContaining("WRONGPASS");
+          NoSecrets.assertHidden(thrown, "Wr0ngS3cr3t", "R1ghtS3cr3t");
+        } finally {
+          wrong.shutdown();
+        }
+        // The same URL with the right password works: the failure above was the password.
+        TestRedis right = TestRedis.create("redis://:R1ghtS3cr3t" + server);
+        try {
+          assertThat(right.isRunning()).isTrue();
+        } finally {
+          right.shutdown();
+        }
+      } finally {
+        c.sync().configSet("requirepass", "");
+      }
+    } finally {
+      admin.shutdown();
+    }
+  }
+
+  @Test
+  void cleanDatabaseUrlNamesAFlushedDatabase(TestRedis redis) {
+    String url = redis.cleanDatabaseUrl();
+    RedisURI uri = RedisURI.create(url);
+    assertThat(uri.getDatabase()).isBetween(1, 15);
+    if (redis.isEmbedded()) {
+      assertThat(url).isEqualTo("redis://127.0.0.1:" + redis.port() + "/" + uri.getDatabase());
+    }
+    RedisClient client = RedisClient.create(url);
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      assertThat(c.sync().dbsize()).isZero();
+      c.sync().set("k", "v");
+      assertThat(c.sync().dbsize()).isEqualTo(1);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  @Test
+  void cleanDatabaseUrlKeepsTheCredentialsAndParametersOfTheEnvUrl() {
+    URI uri =
+        TestRedis.parseUrl(
+            "rediss://app:S3cr3t@cache.local:6380/4?verifyPeer=NONE&database=4&clientName=t");
+    assertThat(TestRedis.baseUrl(uri)).isEqualTo("rediss://app:S3cr3t@cache.local:6380");
+    assertThat(TestRedis.query(uri)).isEqualTo("?verifyPeer=NONE&clientName=t");
+    URI plain = TestRedis.parseUrl("redis://cache.local?db=2");
+    assertThat(TestRedis.baseUrl(plain)).isEqualTo("redis://cache.local:6379");
+    assertThat(TestRedis.query(plain)).isEmpty();
   }
 
   @Test

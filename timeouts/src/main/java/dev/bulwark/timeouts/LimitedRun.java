@@ -25,6 +25,9 @@ import org.jspecify.annotations.Nullable;
  * again if an enclosing limit fired meanwhile or the thread was interrupted before the inner call.
  */
 final class LimitedRun implements TimeLimitContext, Runnable {
+  /** The most hooks one call may register. */
+  static final int MAX_HOOKS = 16;
+
   /** How long a timed-out call waits for its cancel hooks before it returns anyway. */
   static final long HOOK_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
 

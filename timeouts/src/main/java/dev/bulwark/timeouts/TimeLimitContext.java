@@ -14,9 +14,6 @@ package dev.bulwark.timeouts;
  */
 public interface TimeLimitContext {
 
-  /** The most hooks one call may register. */
-  int MAX_HOOKS = 16;
-
   /**
    * {@return the deadline of the call: the earlier of its limit and the thread's outer deadline}
    */
@@ -27,7 +24,8 @@ public interface TimeLimitContext {
    * time.
    *
    * @param hook what to run, for example {@code statement::cancel}
-   * @throws IllegalStateException if {@value #MAX_HOOKS} hooks are already registered
+   * @throws IllegalStateException if 16 hooks, the most one call may register, are already
+   *     registered
    */
   void onTimeout(Hook hook);
 

@@ -231,7 +231,7 @@ class TimeoutsTest {
                 Timeouts.within(
                     Duration.ofSeconds(5),
                     ctx -> {
-                      for (int i = 0; i <= TimeLimitContext.MAX_HOOKS; i++) {
+                      for (int i = 0; i <= LimitedRun.MAX_HOOKS; i++) {
                         ctx.onTimeout(() -> {});
                       }
                       return null;
