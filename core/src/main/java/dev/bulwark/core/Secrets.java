@@ -3,7 +3,6 @@ package dev.bulwark.core;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
-import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -19,15 +18,20 @@ import org.jspecify.annotations.Nullable;
  * <p>What is masked, each replaced with {@code ***}:
  *
  * <ul>
- *   <li>the user-info of any URL ({@code jdbc:postgresql://}, {@code postgres://}, {@code
+ *   <li>the value of every parameter whose name holds {@code password}, {@code passwd}, {@code
+ *       pwd}, {@code secret}, {@code token} or {@code credential}, or is {@code pass}, {@code
+ *       auth}, {@code apikey} or {@code api_key}, in any case, after a {@code ?}, {@code &} or
+ *       {@code ;}. The value ends at the next {@code &} or at the end of the text, as pgjdbc reads
+ *       it, so a value that holds {@code ;} or {@code #} is masked whole;
+ *   <li>then the user-info of any URL ({@code jdbc:postgresql://}, {@code postgres://}, {@code
  *       redis://}, {@code rediss://}, {@code redis-sentinel://}, ...): everything after {@code ://}
  *       up to the last {@code @}. A password may itself hold {@code /}, {@code @}, {@code ?} or
  *       {@code #} when it was not percent-encoded, so the last {@code @} is the only safe end; when
- *       an {@code @} sits in the path or query instead, more is masked, never less;
- *   <li>the value of every query parameter whose name holds {@code password}, {@code passwd},
- *       {@code pwd}, {@code secret}, {@code token} or {@code credential}, or is {@code pass},
- *       {@code auth}, {@code apikey} or {@code api_key}, in any case, separated by {@code &} or
- *       {@code ;}.
+ *       an {@code @} sits in the path or query instead ({@code ?user=app@tenant}), more is masked,
+ *       never less;
+ *   <li>in a URL without {@code @}, a "port" that is not a number ({@code redis://:s3cr3t}, {@code
+ *       redis://default:s3cr3t}, a user-info whose {@code @} was forgotten): everything from its
+ *       {@code :} to the end, since the password may hold a {@code /}.
  * </ul>
  *
  * <p>Host, port, path, database and the other parameters stay, so the text still says where a
@@ -56,46 +60,58 @@ public final class Secrets {
     }
     int scheme = url.indexOf("://");
     int start = scheme < 0 ? 0 : scheme + 3;
-    int at = url.lastIndexOf('@');
-    String masked = url;
-    int rest = start;
+    String masked = maskParameters(url, start);
+    int at = masked.lastIndexOf('@');
     if (at >= start) {
-      masked = url.substring(0, start) + MASK + url.substring(at);
-      rest = start + MASK.length();
+      return masked.substring(0, start) + MASK + masked.substring(at);
     }
-    int query = masked.indexOf('?', rest);
-    if (query < 0) {
-      return masked;
-    }
-    return masked.substring(0, query + 1) + maskParameters(masked.substring(query + 1));
+    return scheme < 0 ? masked : maskBadPort(masked, start);
   }
 
-  private static String maskParameters(String query) {
-    StringBuilder out = new StringBuilder(query.length());
-    int i = 0;
-    while (i <= query.length()) {
-      int end = i;
-      while (end < query.length() && "&;#".indexOf(query.charAt(end)) < 0) {
-        end++;
+  /** Masks the value of every secret parameter after {@code from}, up to the next {@code &}. */
+  private static String maskParameters(String text, int from) {
+    StringBuilder out = new StringBuilder(text.length());
+    out.append(text, 0, from);
+    int i = from;
+    while (i < text.length()) {
+      char c = text.charAt(i);
+      out.append(c);
+      i++;
+      if (c != '?' && c != '&' && c != ';') {
+        continue;
       }
-      String parameter = query.substring(i, end);
-      int equals = parameter.indexOf('=');
-      if (equals > 0 && isSecretName(parameter.substring(0, equals))) {
-        out.append(parameter, 0, equals + 1).append(MASK);
-      } else {
-        out.append(parameter);
+      int equals = i;
+      while (equals < text.length() && "=&;?#/@".indexOf(text.charAt(equals)) < 0) {
+        equals++;
       }
-      if (end == query.length()) {
-        break;
+      if (equals < text.length()
+          && text.charAt(equals) == '='
+          && isSecretName(text.substring(i, equals))) {
+        int end = text.indexOf('&', equals);
+        end = end < 0 ? text.length() : end;
+        out.append(text, i, equals + 1).append(MASK);
+        i = end;
       }
-      out.append(query.charAt(end));
-      if (query.charAt(end) == '#') {
-        out.append(query, end + 1, query.length());
-        break;
-      }
-      i = end + 1;
     }
     return out.toString();
+  }
+
+  /** In a host list without user-info, masks all from a ':' whose "port" is not a number. */
+  private static String maskBadPort(String url, int start) {
+    int end = start;
+    while (end < url.length() && "/?#".indexOf(url.charAt(end)) < 0) {
+      end++;
+    }
+    int hostStart = start;
+    for (String host : url.substring(start, end).split(",", -1)) {
+      int close = host.startsWith("[") ? host.indexOf(']') : -1;
+      int colon = host.indexOf(':', Math.max(0, close));
+      if (colon >= 0 && !host.substring(colon + 1).matches("[0-9]{0,5}")) {
+        return url.substring(0, hostStart + colon + 1) + MASK;
+      }
+      hostStart += host.length() + 1;
+    }
+    return url;
   }
 
   private static boolean isSecretName(String name) {
@@ -134,23 +150,5 @@ public final class Secrets {
       out = out.replace(encoded, MASK).replace(encoded.replace("+", "%20"), MASK);
     }
     return out;
-  }
-
-  /**
-   * Whether the URL carries a user-info part: an {@code @} after {@code ://} and before the query.
-   * An {@code @} inside the query ({@code ?user=app@tenant}) is not user-info.
-   *
-   * @param url the URL
-   * @return true if it has user-info
-   */
-  public static boolean hasUserInfo(String url) {
-    Objects.requireNonNull(url, "url");
-    int scheme = url.indexOf("://");
-    if (scheme < 0) {
-      return false;
-    }
-    int query = url.indexOf('?', scheme + 3);
-    int at = url.indexOf('@', scheme + 3);
-    return at >= 0 && (query < 0 || at < query);
   }
 }

@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.Driver;
 
@@ -139,21 +141,20 @@ public final class PostgresPoolBuilder {
     this.cores = cores;
   }
 
+  private static final Pattern SCHEME = Pattern.compile("^(jdbc:[a-z0-9]+:|[a-z][a-z0-9+.-]*://)");
+
   private static String checkUrl(String url) {
     if (!url.startsWith("jdbc:postgresql:")) {
-      // Show the scheme only: the rest may hold a password.
-      int second = url.indexOf(':', url.indexOf(':') + 1);
-      String shown =
-          (second < 0 ? url.substring(0, Math.min(url.length(), 16)) : url.substring(0, second + 1))
-              + "...";
-      throw Checks.invalid("jdbcUrl must start with jdbc:postgresql:, but was %s", shown);
+      throw Checks.invalid("jdbcUrl must start with jdbc:postgresql:, but was %s", schemeOnly(url));
     }
     int query = url.indexOf('?');
-    if (url.substring(0, query < 0 ? url.length() : query).indexOf('@') >= 0) {
-      // pgjdbc would read "user:password@host" as the host name, and quote it when it fails.
+    int at = url.indexOf('@');
+    if (at >= 0 && (query < 0 || at < query || at < url.lastIndexOf('/'))) {
+      // pgjdbc would read "user:password@host" as the host name, and quote it when it fails. A
+      // password may hold '?' or '/', so an '@' before the last '/' is user-info too.
       throw Checks.invalid(
           "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
-              + " password)), but was %s",
+              + " password); percent-encode an '@' in a parameter as %%40), but was %s",
           Secrets.maskUrl(url));
     }
     if (query >= 0) {
@@ -169,13 +170,26 @@ public final class PostgresPoolBuilder {
         }
       }
     }
-    if (!isValidPgjdbcUrl(url)) {
+    // pgjdbc logs the whole URL it cannot read (java.util.logging, WARNING): give it no query,
+    // where an sslpassword may stand.
+    if (!isValidPgjdbcUrl(query < 0 ? url : url.substring(0, query))) {
       throw Checks.invalid(
           "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
               + " but was %s",
           Secrets.maskUrl(url));
     }
     return url;
+  }
+
+  /**
+   * The scheme of a text given as a JDBC URL, or only its length: the text may be a password passed
+   * in the URL's place, or a URL whose user-info follows a scheme-less start.
+   */
+  private static String schemeOnly(String url) {
+    Matcher scheme = SCHEME.matcher(url);
+    return scheme.find()
+        ? scheme.group(1) + "..."
+        : Checks.format("a text of %d characters", url.length());
   }
 
   /**

@@ -608,11 +608,11 @@ class PostgresPoolBuilderTest {
               Pools.postgres(
                   "jdbc:postgresql://shop:s3cr3t@db.internal:5432/shop", "shop", "s3cr3t"),
           "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
-              + " password)), but was jdbc:postgresql://***@db.internal:5432/shop");
+              + " password); percent-encode an '@' in a parameter as %40), but was jdbc:postgresql://***@db.internal:5432/shop");
       assertArgument(
           () -> Pools.postgres("jdbc:postgresql:shop:s3cr3t@db.internal/shop", "shop", ""),
           "jdbcUrl must not carry a user or password (pass them to Pools.postgres(jdbcUrl, user,"
-              + " password)), but was ***@db.internal/shop");
+              + " password); percent-encode an '@' in a parameter as %40), but was ***@db.internal/shop");
       // An @ in a parameter is not a user.
       assertThat(Pools.postgres(URL + "?sslcert=/certs/app@prod.crt", "app", "")).isNotNull();
     }
@@ -624,7 +624,8 @@ class PostgresPoolBuilderTest {
               Pools.postgres(
                   "jdbc:postgresql://db.internal:notaport/shop?sslpassword=s3cr3t", "shop", ""),
           "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"
-              + " but was jdbc:postgresql://db.internal:notaport/shop?sslpassword=***");
+              // A "port" that is not a number may be a password whose '@' was forgotten.
+              + " but was jdbc:postgresql://db.internal:***");
       assertArgument(
           () -> Pools.postgres("jdbc:postgresql://db.internal:70000/shop", "shop", ""),
           "jdbcUrl must be a valid pgjdbc URL, jdbc:postgresql://host[:port]/database[?parameters],"

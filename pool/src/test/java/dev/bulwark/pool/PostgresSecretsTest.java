@@ -15,6 +15,12 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.postgresql.util.PSQLException;
@@ -45,6 +51,55 @@ class PostgresSecretsTest {
       Throwable thrown = catchThrowable(() -> Pools.postgres(url, "shop", SECRET));
       assertThat(thrown).as(url).isInstanceOf(IllegalArgumentException.class).hasNoCause();
       NoSecrets.assertHidden(thrown, SECRET);
+    }
+  }
+
+  @Test
+  void aUrlTheBuilderCannotReadShowsNoSecretInItsMessageNorInPgjdbcsLog() {
+    Logger pgjdbc = Logger.getLogger("org.postgresql");
+    List<String> logged = new CopyOnWriteArrayList<>();
+    Handler capture =
+        new Handler() {
+          @Override
+          public void publish(LogRecord record) {
+            logged.add(
+                record.getMessage() + " " + java.util.Arrays.toString(record.getParameters()));
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    Level before = pgjdbc.getLevel();
+    pgjdbc.setLevel(Level.ALL);
+    pgjdbc.addHandler(capture);
+    try {
+      for (String url :
+          new String[] {
+            // A password, or a URL whose user-info has no scheme, passed where the URL goes.
+            SECRET,
+            "shop:" + SECRET + "@db.internal:5432/shop",
+            "//shop:" + SECRET + "@db.internal:5432/shop",
+            // An unencoded '?' or '/' in the password.
+            "jdbc:postgresql://shop:a?" + SECRET + "@db.internal/shop",
+            "jdbc:postgresql://shop:a/" + SECRET + "@db.internal/shop",
+            // No database: pgjdbc refuses it and logs the URL it was given.
+            "jdbc:postgresql://db.internal:5432?sslpassword=" + SECRET,
+            "jdbc:postgresql://db.internal:5432/shop/extra?sslpassword=" + SECRET,
+            "jdbc:postgresql://db.internal/shop?user=app@tenant&sslpassword=" + SECRET,
+          }) {
+        Throwable thrown = catchThrowable(() -> Pools.postgres(url, "shop", "pw"));
+        assertThat(thrown).as(url).isInstanceOf(IllegalArgumentException.class).hasNoCause();
+        NoSecrets.assertHidden(thrown, SECRET);
+      }
+      assertThat(catchThrowable(() -> Pools.postgres("s3cr3t", "shop", "pw")))
+          .hasMessage("jdbcUrl must start with jdbc:postgresql:, but was a text of 6 characters");
+      assertThat(logged).noneMatch(line -> line.contains(SECRET));
+    } finally {
+      pgjdbc.removeHandler(capture);
+      pgjdbc.setLevel(before);
     }
   }
 

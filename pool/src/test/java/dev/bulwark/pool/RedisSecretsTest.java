@@ -43,6 +43,10 @@ class RedisSecretsTest {
           "redis://:" + SECRET + "@cache.local?database=abc",
           "redis-sentinel://:" + SECRET + "@s1:0#primary",
           "redis-sentinel://:" + SECRET + "@s1:26379",
+          // The host forgotten, or the '@' after the password: the password reads as the port.
+          "redis://:" + SECRET,
+          "redis://default:" + SECRET,
+          "redis://default:" + SECRET + "/0",
         }) {
       assertRefused(() -> Pools.redis(url));
       assertRefused(() -> Pools.redisCluster("redis://a:7000", url));
