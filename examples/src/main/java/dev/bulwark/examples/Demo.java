@@ -2,6 +2,7 @@ package dev.bulwark.examples;
 
 import com.sun.net.httpserver.HttpServer;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.core.Secrets;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
 import dev.bulwark.pool.PoolProfile;
@@ -11,8 +12,11 @@ import dev.bulwark.testing.TestPostgres;
 import dev.bulwark.testing.TestRedis;
 import dev.bulwark.timeouts.Retry;
 import dev.bulwark.timeouts.RetryBudget;
+import dev.bulwark.timeouts.RetryOn;
+import dev.bulwark.timeouts.Timeouts;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -24,7 +28,6 @@ import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.SQLTransientConnectionException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -47,11 +50,15 @@ public final class Demo {
    * @throws Exception if a step fails
    */
   public static void main(String[] args) throws Exception {
+    // One registry for the whole service; the cancel-hook counts are bound to it once.
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    Timeouts.bindTo(registry);
     TestRedis redis = TestRedis.get();
     TestPostgres postgres = TestPostgres.get();
     System.out.println("== servers");
-    System.out.println("Redis      " + redis.url() + " " + redisVersion(redis));
-    System.out.println("PostgreSQL " + postgres.jdbcUrl() + " " + postgresVersion(postgres));
+    System.out.println("Redis      " + Secrets.maskUrl(redis.url()) + " " + redisVersion(redis));
+    System.out.println(
+        "PostgreSQL " + Secrets.maskUrl(postgres.jdbcUrl()) + " " + postgresVersion(postgres));
     System.out.println(
         "(timings below are of a cold JVM: the first calls include class loading and JIT"
             + " warm-up, so they are slower than a warmed service's)");
@@ -65,11 +72,29 @@ public final class Demo {
               .connectionBudget(40, 4)
               .build()) {
         pooledStatementTimeout(api);
+      }
+      // The recipe's pool: the API profile's 30 s statement timeout and 45 s socket timeout, under
+      // which the request's transaction may set a statement timeout of up to 40 s.
+      try (HikariDataSource api =
+          Pools.postgres(db.jdbcUrl(), db.user(), db.password()).connectionBudget(40, 4).build()) {
         requestDeadline(api);
       }
     }
-    retryWithBudget();
+    retryWithBudget(registry);
     redisClient(redis);
+    System.out.println("== metrics");
+    System.out.println(
+        "cancel hooks failed, dropped, overdue: "
+            + hookCount(registry, "failed")
+            + ", "
+            + hookCount(registry, "dropped")
+            + ", "
+            + hookCount(registry, "overdue"));
+  }
+
+  private static long hookCount(MeterRegistry registry, String outcome) {
+    return (long)
+        registry.get("bulwark.timeouts.hooks").tag("outcome", outcome).functionCounter().count();
   }
 
   /** Findings 7, 8 and 10: a bounded pool whose every connection carries a statement timeout. */
@@ -169,16 +194,18 @@ public final class Demo {
             + handler.orderCount(Duration.ofSeconds(2), 3));
   }
 
-  /** Finding 12: a retry with backoff, jitter and a budget. */
-  private static void retryWithBudget() throws SQLException {
-    System.out.println("== timeouts: retry on connection errors with backoff, jitter and a budget");
-    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  /**
+   * Finding 12: a retry with backoff, jitter and a budget, on what PostgreSQL reports as transient.
+   */
+  private static void retryWithBudget(MeterRegistry registry) throws SQLException {
+    System.out.println(
+        "== timeouts: retry on transient PostgreSQL failures with backoff, jitter and a budget");
     RetryBudget budget = RetryBudget.builder("demo-db").meterRegistry(registry).build();
     Retry retry =
         Retry.builder("demo-task")
             .maxAttempts(4)
             .backoff(Duration.ofMillis(10), Duration.ofMillis(100))
-            .retryOn(SQLTransientConnectionException.class)
+            .retryIf(RetryOn.postgresTransient())
             .budget(budget)
             .meterRegistry(registry)
             .build();
@@ -186,8 +213,28 @@ public final class Demo {
     String result =
         retry.call(
             () -> {
-              if (attempts.incrementAndGet() < 3) {
-                throw new SQLTransientConnectionException("connection refused (simulated)");
+              // Simulated: what pgjdbc throws for a serialization failure, then for a backend
+              // terminated by a failover.
+              int attempt = attempts.incrementAndGet();
+              SQLException failure = null;
+              if (attempt == 1) {
+                failure =
+                    new SQLException(
+                        "ERROR: could not serialize access due to concurrent update", "40001");
+              } else if (attempt == 2) {
+                failure =
+                    new SQLException(
+                        "FATAL: terminating connection due to administrator command", "57P01");
+              }
+              if (failure != null) {
+                System.out.println(
+                    "attempt "
+                        + attempt
+                        + " failed: SQLState "
+                        + failure.getSQLState()
+                        + " "
+                        + failure.getMessage());
+                throw failure;
               }
               return "done";
             });

@@ -35,9 +35,7 @@ public final class RequestDeadline {
    * @throws SQLException if the query fails, with SQLState 57014 when the deadline cancelled it
    */
   public long orderCount(Duration budget, long customerId) throws SQLException {
-    try (Deadline.Scope request = Deadline.after(budget).enter()) {
-      return countOrders(customerId);
-    }
+    return Deadline.after(budget).call(() -> countOrders(customerId));
   }
 
   private long countOrders(long customerId) throws SQLException {
