@@ -100,6 +100,7 @@ public final class Demo {
   /** Findings 7, 8 and 10: a bounded pool whose every connection carries a statement timeout. */
   private static void pooledStatementTimeout(HikariDataSource api) throws SQLException {
     System.out.println("== pool: API profile, statement timeout 1 s on every connection");
+    System.out.println("settings " + Pools.settings(api));
     System.out.println("pool " + Pools.snapshot(api));
     try (Connection c = api.getConnection();
         Statement s = c.createStatement()) {
