@@ -320,7 +320,7 @@ public final class TimeLimiter implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "TimeLimiter[" + name + ", " + timeout.toMillis() + " ms]";
+    return "TimeLimiter[" + name + ", " + Checks.duration(timeout) + "]";
   }
 
   /**

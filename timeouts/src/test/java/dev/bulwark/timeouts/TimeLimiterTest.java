@@ -222,6 +222,15 @@ class TimeLimiterTest {
   }
 
   @Test
+  void toStringShowsTheLimitToTheMicrosecond() {
+    try (TimeLimiter whole = TimeLimiter.builder("reports").build();
+        TimeLimiter fine = TimeLimiter.builder("fine").timeout(Duration.ofNanos(250_000)).build()) {
+      assertThat(whole).hasToString("TimeLimiter[reports, 30000 ms]");
+      assertThat(fine).hasToString("TimeLimiter[fine, 0.25 ms]");
+    }
+  }
+
+  @Test
   void builderValidatesEachSetting() {
     assertThatThrownBy(() -> TimeLimiter.builder(" "))
         .isInstanceOf(IllegalArgumentException.class)

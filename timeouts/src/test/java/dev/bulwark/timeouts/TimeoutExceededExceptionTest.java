@@ -57,6 +57,35 @@ class TimeoutExceededExceptionTest {
   }
 
   @Test
+  void aSubMillisecondLimitIsShownToTheMicrosecond() {
+    assertThat(
+            TimeoutExceededException.limitExceeded(
+                null, Duration.ofNanos(250_000), Duration.ofNanos(300_000), null))
+        .hasMessage("call exceeded its time limit of 0.25 ms after 0.3 ms");
+    assertThat(
+            TimeoutExceededException.deadlineExceeded(
+                "payments", Duration.ofNanos(87_654_321), Duration.ofNanos(88_000_999), null))
+        .hasMessage(
+            "time limiter payments: call exceeded its deadline (87.654 ms left when it started)"
+                + " after 88 ms");
+    // Below a microsecond, in nanoseconds: never "0 ms" for a limit that was not zero.
+    assertThat(
+            TimeoutExceededException.limitExceeded(
+                null, Duration.ofNanos(500), Duration.ofNanos(999), null))
+        .hasMessage("call exceeded its time limit of 500 ns after 999 ns");
+  }
+
+  @Test
+  void outerDeadlineSaysWhichLimitRanOut() {
+    Duration ms = Duration.ofMillis(1);
+    assertThat(TimeoutExceededException.limitExceeded(null, ms, ms, null).outerDeadline())
+        .isFalse();
+    assertThat(TimeoutExceededException.deadlineExceeded(null, ms, ms, null).outerDeadline())
+        .isTrue();
+    assertThat(new TimeoutExceededException(ms, ms).outerDeadline()).isFalse();
+  }
+
+  @Test
   void withinSaysWhetherItsLimitOrAnOuterDeadlineFired() {
     TimeoutExceededException own =
         catchThrowableOfType(
