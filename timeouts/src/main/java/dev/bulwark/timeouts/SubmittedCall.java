@@ -64,6 +64,7 @@ final class SubmittedCall<T> implements Runnable {
   private final Duration limit;
   private final boolean outerDeadline;
   private final long startNanos;
+  private final long startTicks;
   private final AtomicInteger state = new AtomicInteger(QUEUED);
   private final CompletableFuture<T> future = new CompletableFuture<>();
   private volatile @Nullable LimitedRun run;
@@ -72,9 +73,12 @@ final class SubmittedCall<T> implements Runnable {
   /**
    * Creates the call, which already holds a place in {@code admission}.
    *
-   * @param limit the limit to report at expiry: the limiter's, or what an earlier outer deadline
+   * @param limit the limit to report at a timeout: the limiter's, or what an earlier outer deadline
    *     had left at submission
-   * @param startNanos the submission, on {@link System#nanoTime()}
+   * @param outerDeadline whether {@code deadline} is the submitter's earlier deadline
+   * @param startNanos the submission, on {@link System#nanoTime()}, for the limiter's meters
+   * @param startTicks the submission, on the ticker of {@code deadline}, for a timeout's elapsed
+   *     time
    */
   SubmittedCall(
       TimeLimiter limiter,
@@ -84,7 +88,8 @@ final class SubmittedCall<T> implements Runnable {
       Deadline deadline,
       Duration limit,
       boolean outerDeadline,
-      long startNanos) {
+      long startNanos,
+      long startTicks) {
     this.limiter = limiter;
     this.admission = admission;
     this.pool = pool;
@@ -93,6 +98,7 @@ final class SubmittedCall<T> implements Runnable {
     this.limit = limit;
     this.outerDeadline = outerDeadline;
     this.startNanos = startNanos;
+    this.startTicks = startTicks;
   }
 
   /** {@return the future the caller gets} */
@@ -137,7 +143,7 @@ final class SubmittedCall<T> implements Runnable {
     Throwable failure = null;
     try {
       if (!future.isDone()) { // cancelled or expired just before it started
-        value = TimeLimits.run(deadline, limiter.name(), call, this::started);
+        value = TimeLimits.runSubmitted(deadline, call, this::started, this::exceeded);
       }
     } catch (Throwable t) {
       failure = t;
@@ -168,14 +174,21 @@ final class SubmittedCall<T> implements Runnable {
   /** The watchdog's side, at the deadline. */
   private void expire() {
     leaveQueue();
-    Duration elapsed = Duration.ofNanos(System.nanoTime() - startNanos);
-    String name = limiter.name();
-    if (future.completeExceptionally(
-        outerDeadline
-            ? TimeoutExceededException.deadlineExceeded(name, limit, elapsed, null)
-            : TimeoutExceededException.limitExceeded(name, limit, elapsed, null))) {
+    if (future.completeExceptionally(exceeded(null))) {
       limiter.record(TimeLimiter.Outcome.TIMEOUT, startNanos);
     }
+  }
+
+  /**
+   * The call's timeout, at expiry or from its run: the limit it was given at submission, which
+   * deadline that was, and the time since submission, queueing included.
+   */
+  private TimeoutExceededException exceeded(@Nullable Throwable cause) {
+    Duration elapsed = Duration.ofNanos(deadline.ticker().read() - startTicks);
+    String name = limiter.name();
+    return outerDeadline
+        ? TimeoutExceededException.deadlineExceeded(name, limit, elapsed, cause)
+        : TimeoutExceededException.limitExceeded(name, limit, elapsed, cause);
   }
 
   /**

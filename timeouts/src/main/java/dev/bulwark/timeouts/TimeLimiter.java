@@ -153,7 +153,7 @@ public final class TimeLimiter implements AutoCloseable {
     Objects.requireNonNull(call, "call");
     long start = System.nanoTime();
     try {
-      T result = TimeLimits.run(Deadline.after(timeout), name, call, null);
+      T result = TimeLimits.run(Deadline.after(timeout), name, call);
       record(Outcome.SUCCESS, start);
       return result;
     } catch (TimeoutExceededException e) {
@@ -191,6 +191,7 @@ public final class TimeLimiter implements AutoCloseable {
     Deadline submitted = Deadline.after(timeout);
     Deadline outer = Deadline.currentOrNull();
     Deadline deadline = outer == null ? submitted : outer.min(submitted);
+    long startTicks = deadline.ticker().read();
     Duration limit = deadline == submitted ? timeout : deadline.remaining();
     ThreadPoolExecutor pool;
     try {
@@ -215,7 +216,7 @@ public final class TimeLimiter implements AutoCloseable {
     }
     SubmittedCall<T> submittedCall =
         new SubmittedCall<>(
-            this, admission, pool, call, deadline, limit, deadline != submitted, start);
+            this, admission, pool, call, deadline, limit, deadline != submitted, start, startTicks);
     submittedCall.submit(pending);
     return submittedCall.future();
   }

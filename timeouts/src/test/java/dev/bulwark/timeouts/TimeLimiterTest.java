@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -554,6 +555,77 @@ class TimeLimiterTest {
           .hasMessageStartingWith("time limiter exports: call exceeded its deadline (")
           .satisfies(
               e -> assertThat(((TimeoutExceededException) e).limiterName()).contains("exports"));
+    }
+  }
+
+  @Test
+  void aSubmittedCallThatFailsOnceTheSubmittersDeadlinePassedTimesOutOnThatDeadline()
+      throws Exception {
+    FakeTicker ticker = new FakeTicker();
+    IOException clientTimeout = new IOException("client timed out");
+    try (TimeLimiter limiter =
+            TimeLimiter.builder("reports")
+                .timeout(Duration.ofHours(1))
+                .meterRegistry(registry)
+                .build();
+        Deadline.Scope request = Deadline.after(Duration.ofMinutes(10), ticker).enter()) {
+      // A client timeout clamped to the request's deadline gives up the moment it passes, before
+      // the watchdog, which waits real time, fires.
+      CompletableFuture<String> f =
+          limiter.submit(
+              () -> {
+                ticker.advance(Duration.ofMinutes(10));
+                throw clientTimeout;
+              });
+      Throwable failure = catchThrowable(() -> f.get(10, TimeUnit.SECONDS)).getCause();
+      assertThat(failure)
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessage(
+              "time limiter reports: call exceeded its deadline (600000 ms left when it started)"
+                  + " after 600000 ms")
+          .hasCause(clientTimeout);
+      TimeoutExceededException e = (TimeoutExceededException) failure;
+      assertThat(e.outerDeadline()).isTrue();
+      assertThat(e.limit()).isEqualTo(Duration.ofMinutes(10));
+      assertThat(awaitCount("timeout", 1)).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aQueuedCallsElapsedTimeCountsFromItsSubmission() throws Exception {
+    FakeTicker ticker = new FakeTicker();
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    IOException clientTimeout = new IOException("client timed out");
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports").timeout(Duration.ofHours(1)).asyncThreads(1).build()) {
+      CompletableFuture<Boolean> busy =
+          limiter.submit(
+              () -> {
+                started.countDown();
+                return release.await(10, TimeUnit.SECONDS);
+              });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      CompletableFuture<String> queued;
+      try (Deadline.Scope request = Deadline.after(Duration.ofMinutes(10), ticker).enter()) {
+        queued =
+            limiter.submit(
+                () -> {
+                  ticker.advance(Duration.ofMinutes(2));
+                  throw clientTimeout;
+                });
+      }
+      ticker.advance(Duration.ofMinutes(8)); // waiting for the one thread
+      release.countDown();
+      assertThat(busy.get(10, TimeUnit.SECONDS)).isTrue();
+      Throwable failure = catchThrowable(() -> queued.get(10, TimeUnit.SECONDS)).getCause();
+      assertThat(failure)
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessage(
+              "time limiter reports: call exceeded its deadline (600000 ms left when it started)"
+                  + " after 600000 ms")
+          .hasCause(clientTimeout);
+      assertThat(((TimeoutExceededException) failure).elapsed()).isEqualTo(Duration.ofMinutes(10));
     }
   }
 }

@@ -105,14 +105,27 @@ class TimeoutExceededExceptionTest {
   }
 
   @Test
+  void anOuterDeadlineThatHadPassedLeftTheCallNothing() {
+    TimeoutExceededException e =
+        catchThrowableOfType(
+            TimeoutExceededException.class,
+            () ->
+                Deadline.after(Duration.ZERO)
+                    .call(() -> Timeouts.within(Duration.ofSeconds(30), () -> sleep())));
+    assertThat(e)
+        .hasMessage("call exceeded its deadline (0 ms left when it started) after 0 ms")
+        .hasNoCause();
+    assertThat(e.limit()).isZero();
+    assertThat(e.outerDeadline()).isTrue();
+  }
+
+  @Test
   void aNamedRunNamesItsLimiterWhicheverLimitFired() {
     // The way a TimeLimiter runs its calls.
     TimeoutExceededException own =
         catchThrowableOfType(
             TimeoutExceededException.class,
-            () ->
-                TimeLimits.run(
-                    Deadline.after(Duration.ofMillis(50)), "reports", ctx -> sleep(), null));
+            () -> TimeLimits.run(Deadline.after(Duration.ofMillis(50)), "reports", ctx -> sleep()));
     assertThat(own)
         .hasMessageStartingWith(
             "time limiter reports: call exceeded its time limit of 50 ms after ")
@@ -129,14 +142,13 @@ class TimeoutExceededExceptionTest {
                             TimeLimits.run(
                                 Deadline.after(Duration.ofSeconds(30)),
                                 "reports",
-                                ctx -> sleep(),
-                                null)));
+                                ctx -> sleep())));
     assertThat(outer).hasMessageStartingWith("time limiter reports: call exceeded its deadline (");
 
     TimeoutExceededException expired =
         catchThrowableOfType(
             TimeoutExceededException.class,
-            () -> TimeLimits.run(Deadline.after(Duration.ZERO), "reports", ctx -> sleep(), null));
+            () -> TimeLimits.run(Deadline.after(Duration.ZERO), "reports", ctx -> sleep()));
     assertThat(expired)
         .hasMessage("time limiter reports: call exceeded its time limit of 0 ms after 0 ms");
   }
