@@ -57,7 +57,8 @@ final class TimeLimits {
    * submitter chose {@code deadline}, and the limit to report and the start of the elapsed time are
    * the submission's, not this thread's, so {@code exceeded} makes the exception.
    *
-   * @param started told of the run before the call starts, so it can be fired from outside
+   * @param started told of the run before the call starts, so it can be fired from outside; a run
+   *     fired then does not start the call
    * @param exceeded makes the exception if the deadline passes, before or during the call
    */
   static <T, X extends Exception> T runSubmitted(
@@ -95,8 +96,10 @@ final class TimeLimits {
       if (started != null) {
         started.accept(run);
       }
-      run.arm(leftNanos);
-      result = call.call(run);
+      if (!run.fired()) { // fired from outside already: the call never starts
+        run.arm(leftNanos);
+        result = call.call(run);
+      }
     } catch (Throwable t) {
       failure = t;
     } finally {
