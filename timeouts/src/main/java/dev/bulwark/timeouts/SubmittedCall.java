@@ -45,8 +45,9 @@ import org.jspecify.annotations.Nullable;
  *       limit. The thread publishes its run and then looks at the future; the completion looks for
  *       a run after the future is done: one of the two sees the other, and a run fires at most
  *       once. Fired after its work returned, a run does nothing.
- *   <li><b>Expiry timer.</b> Armed when the call is handed to the pool and cancelled once the
- *       future is done, by whichever comes second.
+ *   <li><b>Expiry timer.</b> Armed once the call is in the pool's queue (so that an expiry always
+ *       finds the task it removes) and cancelled once the future is done, by whichever comes
+ *       second. A thread may start, and even finish, the call before its expiry is armed.
  * </ul>
  *
  * <p>Thread-safe: each transition is an atomic operation.
@@ -107,7 +108,12 @@ final class SubmittedCall<T> implements Runnable {
   }
 
   /**
-   * Registers the call as pending, arms its expiry and hands it to the pool; call once.
+   * Registers the call as pending, hands it to the pool and arms its expiry; call once.
+   *
+   * <p>The expiry is armed after the call is in the pool's queue: an expiry that ran first (its
+   * deadline passed meanwhile) would find nothing to remove and free the place, and the pool would
+   * then queue a dead task, which keeps a slot of the pool's bounded queue until a thread comes
+   * free. Only {@link #close} can come first, and the limiter's close shuts the pool down.
    *
    * @param pending told of the call now; the call leaves it when its future is done
    */
@@ -119,16 +125,17 @@ final class SubmittedCall<T> implements Runnable {
       close(limiter.closedException());
       return;
     }
+    try {
+      pool.execute(this);
+    } catch (RejectedExecutionException e) { // the pool shut down since admission
+      close(limiter.isClosed() ? limiter.closedException() : e);
+      return;
+    }
     ScheduledFuture<?> timer =
         Watchdog.SHARED.schedule(this::expire, Math.max(0, deadline.remainingNanos()));
     expiry = timer;
     if (future.isDone()) {
       timer.cancel(false);
-    }
-    try {
-      pool.execute(this);
-    } catch (RejectedExecutionException e) { // the pool shut down since admission
-      close(limiter.isClosed() ? limiter.closedException() : e);
     }
   }
 

@@ -179,9 +179,10 @@ public final class TimeLimiter implements AutoCloseable {
    * @param call the call
    * @param <T> the result type
    * @return a future that completes with the result, or fails with what the call threw, with {@link
-   *     TimeoutExceededException} at the limit, or with {@link RejectedExecutionException} if the
-   *     limiter is full or closed. Cancelling it interrupts the call and runs its cancel hooks, or
-   *     removes it from the queue.
+   *     TimeoutExceededException} at the limit (already failed, and the call never queued, if the
+   *     submitter's deadline has passed), or with {@link RejectedExecutionException} if the limiter
+   *     is full or closed. Cancelling it interrupts the call and runs its cancel hooks, or removes
+   *     it from the queue.
    */
   // pending holds CompletableFutures, whose equality is Object's identity, as it needs.
   @SuppressWarnings("CollectionUndefinedEquality")
@@ -199,6 +200,13 @@ public final class TimeLimiter implements AutoCloseable {
     } catch (RejectedExecutionException e) {
       record(Outcome.REJECTED, start);
       return CompletableFuture.failedFuture(e);
+    }
+    if (deadline.isExpired()) { // nothing to run: never handed to the pool
+      record(Outcome.TIMEOUT, start);
+      return CompletableFuture.failedFuture(
+          deadline == submitted
+              ? TimeoutExceededException.limitExceeded(name, limit, Duration.ZERO, null)
+              : TimeoutExceededException.deadlineExceeded(name, limit, Duration.ZERO, null));
     }
     long full = admission.tryAdmit();
     if (full != Admission.ADMITTED) {

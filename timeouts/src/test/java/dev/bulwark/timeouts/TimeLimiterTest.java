@@ -628,4 +628,26 @@ class TimeLimiterTest {
       assertThat(((TimeoutExceededException) failure).elapsed()).isEqualTo(Duration.ofMinutes(10));
     }
   }
+
+  @Test
+  void aCallSubmittedOnceItsDeadlinePassedFailsAtOnceAsATimeout() {
+    try (TimeLimiter limiter = TimeLimiter.builder("reports").meterRegistry(registry).build();
+        Deadline.Scope request = Deadline.after(Duration.ZERO).enter()) {
+      CompletableFuture<String> f = limiter.submit(() -> "never");
+
+      // Failed before submit returned, not at the watchdog's next turn; never handed to the pool.
+      assertThat(f).isCompletedExceptionally();
+      assertThat(count("timeout")).isEqualTo(1);
+      Throwable failure = catchThrowable(f::join).getCause();
+      assertThat(failure)
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessage(
+              "time limiter reports: call exceeded its deadline (0 ms left when it started)"
+                  + " after 0 ms")
+          .hasNoCause();
+      assertThat(((TimeoutExceededException) failure).outerDeadline()).isTrue();
+      assertThat(limiter.snapshot())
+          .isEqualTo(new TimeLimiter.Snapshot("reports", Duration.ofSeconds(30), 0, 0, 100, 0));
+    }
+  }
 }
