@@ -37,8 +37,9 @@ import org.jspecify.annotations.Nullable;
  *       makes it: the thread with the call's result, its failure or the {@link
  *       TimeoutExceededException} of its {@code LimitedRun}; the expiry, at the deadline, even if
  *       the work goes on; the caller, by cancelling or completing it; {@link TimeLimiter#close()},
- *       with {@link RejectedExecutionException}. Only the thread's and the expiry's wins are
- *       counted in the limiter's meters. The thread frees the call's place before it completes the
+ *       with {@link RejectedExecutionException}. The thread's, the expiry's and the close's wins
+ *       are counted in the limiter's meters (a close's as {@code rejected}); the caller's are not,
+ *       since the caller knows of them. The thread frees the call's place before it completes the
  *       future, so here too the place is free when the future is seen done.
  *   <li><b>A future done from outside stops the work.</b> Once the future is done, the call's
  *       {@code LimitedRun} fires: the thread is interrupted and the cancel hooks run, as at the
@@ -199,13 +200,16 @@ final class SubmittedCall<T> implements Runnable {
   }
 
   /**
-   * Fails the call with {@code failure}, freeing its place first if it has not started.
+   * Fails the call with {@code failure}, freeing its place first if it has not started, and counts
+   * it as rejected if that completed the future.
    *
    * @param failure what the future fails with
    */
   void close(RejectedExecutionException failure) {
     leaveQueue();
-    future.completeExceptionally(failure);
+    if (future.completeExceptionally(failure)) {
+      limiter.record(TimeLimiter.Outcome.REJECTED, startNanos);
+    }
   }
 
   /** Abandons the call if no thread has started it: it leaves the queue and frees its place. */

@@ -18,6 +18,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
@@ -40,7 +41,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Meters, when a registry is given: a timer {@code bulwark.timeouts.timelimiter.calls} tagged
  * {@code name} and {@code outcome} ({@code success}, {@code failure}, {@code timeout}, {@code
- * rejected}); and the JVM's cancel-hook trouble, as {@link Timeouts#bindTo} binds it.
+ * rejected}: full or closed, the futures {@link #close()} fails included); and the JVM's
+ * cancel-hook trouble, as {@link Timeouts#bindTo} binds it. {@link #close()} removes the limiter's
+ * own meters.
  *
  * <p>Thread-safe. {@link #close()} stops the pool, interrupting running calls.
  */
@@ -65,6 +68,8 @@ public final class TimeLimiter implements AutoCloseable {
   private final Admission admission;
   private final Set<SubmittedCall<?>> pending = ConcurrentHashMap.newKeySet();
   private final Map<Outcome, Timer> timers = new EnumMap<>(Outcome.class);
+  private final @Nullable MeterRegistry registry;
+  private final AtomicBoolean metersRemoved = new AtomicBoolean();
   private volatile boolean closed;
 
   private TimeLimiter(Builder builder) {
@@ -76,6 +81,7 @@ public final class TimeLimiter implements AutoCloseable {
     Watchdog.touch(); // start the shared timer now, not inside the first call's budget
     this.admission = new Admission(asyncThreads + asyncQueueCapacity);
     MeterRegistry registry = builder.meterRegistry;
+    this.registry = registry;
     if (registry != null) {
       Watchdog.SHARED.bindTo(registry);
       for (Outcome outcome : Outcome.values()) {
@@ -291,8 +297,11 @@ public final class TimeLimiter implements AutoCloseable {
 
   /**
    * Stops the pool of {@link #submit}: every future not yet complete fails at once with {@link
-   * RejectedExecutionException}, queued calls never start, and running calls are interrupted and
-   * their cancel hooks run. {@link #call} still works. Calling it again does nothing more.
+   * RejectedExecutionException}, counted as {@code rejected}; queued calls never start, and running
+   * calls are interrupted and their cancel hooks run. Then it removes this limiter's meters from
+   * the registry (the JVM's cancel-hook counts stay), so a new limiter of the same name can be
+   * built on it. {@link #call} still works, counted in the removed meters. Calling it again does
+   * nothing more.
    */
   @Override
   public void close() {
@@ -305,6 +314,12 @@ public final class TimeLimiter implements AutoCloseable {
     ThreadPoolExecutor current = executor.getAndSet(null);
     if (current != null) {
       current.shutdownNow();
+    }
+    // Once only: Micrometer removes by id, which a new limiter of this name may hold by now.
+    if (registry != null && metersRemoved.compareAndSet(false, true)) {
+      for (Timer timer : timers.values()) {
+        registry.remove(timer);
+      }
     }
   }
 
@@ -406,7 +421,8 @@ public final class TimeLimiter implements AutoCloseable {
 
     /**
      * Registers the limiter's meters in {@code registry}, and binds the JVM's cancel-hook trouble
-     * counts to it as {@link Timeouts#bindTo} does. Default: no meters.
+     * counts to it as {@link Timeouts#bindTo} does; {@link TimeLimiter#close()} removes the
+     * limiter's meters again, and leaves the hook counts. Default: no meters.
      *
      * @param registry the registry
      * @return this builder
@@ -423,7 +439,7 @@ public final class TimeLimiter implements AutoCloseable {
      *
      * @return a new limiter
      * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a time
-     *     limiter with this name: the two would count into each other's meters
+     *     limiter with this name that is not closed: the two would count into each other's meters
      */
     public TimeLimiter build() {
       if (meterRegistry != null) {

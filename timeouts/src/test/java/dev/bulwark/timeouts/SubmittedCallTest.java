@@ -76,7 +76,7 @@ class SubmittedCallTest {
       assertThat(pool.getQueue()).isEmpty();
     } finally {
       release.countDown();
-      pool.shutdownNow();
+      pool.shutdown();
     }
   }
 

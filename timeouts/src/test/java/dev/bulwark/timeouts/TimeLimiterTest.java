@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
@@ -649,5 +650,76 @@ class TimeLimiterTest {
       assertThat(limiter.snapshot())
           .isEqualTo(new TimeLimiter.Snapshot("reports", Duration.ofSeconds(30), 0, 0, 100, 0));
     }
+  }
+
+  private Timer timer(String name, String outcome) {
+    return registry
+        .get("bulwark.timeouts.timelimiter.calls")
+        .tag("name", name)
+        .tag("outcome", outcome)
+        .timer();
+  }
+
+  @Test
+  void aClosedLimitersNameCanBeBuiltAgainInTheSameRegistry() {
+    TimeLimiter first = TimeLimiter.builder("reports").meterRegistry(registry).build();
+    try (TimeLimiter other = TimeLimiter.builder("exports").meterRegistry(registry).build()) {
+      Timer firstSuccess = timer("reports", "success");
+      assertThat(first.call(() -> 1)).isEqualTo(1);
+
+      first.close();
+
+      assertThat(
+              registry.find("bulwark.timeouts.timelimiter.calls").tag("name", "reports").meters())
+          .isEmpty();
+      // Only its own meters: another limiter's and the JVM's hook counts stay.
+      assertThat(
+              registry.find("bulwark.timeouts.timelimiter.calls").tag("name", "exports").timers())
+          .hasSize(4);
+      assertThat(registry.find("bulwark.timeouts.hooks").functionCounters()).hasSize(3);
+      try (TimeLimiter second = TimeLimiter.builder("reports").meterRegistry(registry).build()) {
+        assertThat(second.call(() -> 2)).isEqualTo(2);
+        assertThat(count("success")).isEqualTo(1);
+        // The closed limiter still runs calls on the caller's thread, counted apart.
+        assertThat(first.call(() -> 3)).isEqualTo(3);
+        assertThat(count("success")).isEqualTo(1);
+        assertThat(firstSuccess.count()).isEqualTo(2);
+        first.close(); // again: removes nothing of the second limiter's
+        assertThat(timer("reports", "success")).isNotSameAs(firstSuccess);
+        assertThat(
+                registry.find("bulwark.timeouts.timelimiter.calls").tag("name", "reports").timers())
+            .hasSize(4);
+      }
+    }
+  }
+
+  @Test
+  void theFuturesThatCloseFailsAreCountedAsRejected() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .timeout(Duration.ofMinutes(10))
+            .asyncThreads(1)
+            .meterRegistry(registry)
+            .build();
+    // Close removes the meters from the registry; the meter itself keeps its count.
+    Timer rejected = timer("reports", "rejected");
+    CompletableFuture<Boolean> running =
+        limiter.submit(
+            () -> {
+              started.countDown();
+              Thread.sleep(600_000);
+              return true;
+            });
+    CompletableFuture<String> queued = limiter.submit(() -> "queued");
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+
+    limiter.close();
+
+    assertThat(running).isCompletedExceptionally();
+    assertThat(queued).isCompletedExceptionally();
+    assertThat(rejected.count()).isEqualTo(2);
+    assertThat(limiter.submit(() -> "late")).isCompletedExceptionally();
+    assertThat(rejected.count()).isEqualTo(3);
   }
 }
