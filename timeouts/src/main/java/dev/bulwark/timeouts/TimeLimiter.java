@@ -66,7 +66,10 @@ public final class TimeLimiter implements AutoCloseable {
   private final int asyncQueueCapacity;
   private final AtomicReference<@Nullable ThreadPoolExecutor> executor = new AtomicReference<>();
   private final Admission admission;
+
+  /** Calls whose future is not done yet; a SubmittedCall's equality is its identity. */
   private final Set<SubmittedCall<?>> pending = ConcurrentHashMap.newKeySet();
+
   private final Map<Outcome, Timer> timers = new EnumMap<>(Outcome.class);
   private final @Nullable MeterRegistry registry;
   private final AtomicBoolean metersRemoved = new AtomicBoolean();
@@ -89,7 +92,7 @@ public final class TimeLimiter implements AutoCloseable {
             outcome,
             Timer.builder(CALLS_METER)
                 .description("Calls run under a time limit, by outcome")
-                .tag("name", name)
+                .tag(Meters.NAME_TAG, name)
                 .tag("outcome", outcome.tag())
                 .register(registry));
       }
@@ -190,8 +193,6 @@ public final class TimeLimiter implements AutoCloseable {
    *     is full or closed. Cancelling it interrupts the call and runs its cancel hooks, or removes
    *     it from the queue.
    */
-  // pending holds CompletableFutures, whose equality is Object's identity, as it needs.
-  @SuppressWarnings("CollectionUndefinedEquality")
   public <T> CompletableFuture<T> submit(CancellableCall<T, ? extends Exception> call) {
     Objects.requireNonNull(call, "call");
     long start = System.nanoTime();
