@@ -75,13 +75,7 @@ public final class Bulkheads {
      */
     public Builder maxWait(Duration maxWait) {
       Checks.requireUnset("maxWait", this.maxWait != null, this.maxWait);
-      Checks.notNegative("maxWait", maxWait);
-      if (maxWait.compareTo(Duration.ofMinutes(1)) > 0) {
-        throw new IllegalArgumentException(
-            Checks.format(
-                "maxWait must be at most 60000 ms, but was %s", Checks.duration(maxWait)));
-      }
-      this.maxWait = maxWait;
+      this.maxWait = Checks.between("maxWait", maxWait, Duration.ZERO, Duration.ofMinutes(1));
       return this;
     }
 

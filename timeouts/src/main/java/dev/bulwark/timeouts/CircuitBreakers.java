@@ -114,16 +114,8 @@ public final class CircuitBreakers {
      */
     public Builder window(Duration window) {
       Checks.requireUnset("window", this.window != null, this.window);
-      Objects.requireNonNull(window, "window");
-      if (window.compareTo(Duration.ofSeconds(1)) < 0
-          || window.compareTo(Duration.ofHours(1)) > 0
-          || window.toNanosPart() != 0) {
-        throw new IllegalArgumentException(
-            Checks.format(
-                "window must be whole seconds between 1 s and 1 h, but was %s",
-                Checks.duration(window)));
-      }
-      this.window = window;
+      this.window =
+          Checks.wholeSecondsBetween("window", window, Duration.ofSeconds(1), Duration.ofHours(1));
       return this;
     }
 

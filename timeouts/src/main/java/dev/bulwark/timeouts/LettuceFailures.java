@@ -50,8 +50,11 @@ final class LettuceFailures {
       return true;
     }
     if (t instanceof RedisException && !(t instanceof RedisCommandExecutionException)) {
-      // The sync API wraps an I/O failure of the connection ("Connection reset") this way.
-      return DROPPED_CONNECTION.contains(t.getMessage()) || t.getCause() instanceof IOException;
+      // The sync API wraps an I/O failure of the connection ("Connection reset") this way. Set.of
+      // refuses to look up null, and a RedisException may have no message.
+      String message = t.getMessage();
+      return (message != null && DROPPED_CONNECTION.contains(message))
+          || t.getCause() instanceof IOException;
     }
     return false;
   }

@@ -51,7 +51,10 @@ final class LimitedRun implements TimeLimitContext, Runnable {
     this.enclosing = enclosing;
   }
 
-  /** Arms the watchdog; call once, from the worker, before the call starts. */
+  /**
+   * Arms the watchdog; call once, from the worker, before the call starts. {@link #finish} cancels
+   * it, whoever fired the run.
+   */
   void arm(long delayNanos) {
     timer = Watchdog.SHARED.schedule(this, delayNanos);
   }
@@ -118,11 +121,14 @@ final class LimitedRun implements TimeLimitContext, Runnable {
    *     its deadline
    */
   boolean finish(boolean interruptedBefore, boolean failed) {
-    if (state.compareAndSet(RUNNING, DONE)) {
-      ScheduledFuture<?> armed = timer;
-      if (armed != null) {
-        armed.cancel(false);
-      }
+    boolean inTime = state.compareAndSet(RUNNING, DONE);
+    // Fired from outside (a cancel, an expiry, a close), the timer would hold this run, its thread
+    // and its hooks in the watchdog's queue until the deadline.
+    ScheduledFuture<?> armed = timer;
+    if (armed != null) {
+      armed.cancel(false);
+    }
+    if (inTime) {
       return !(failed && deadline.isExpired());
     }
     while (state.get() == FIRING) {
@@ -164,6 +170,14 @@ final class LimitedRun implements TimeLimitContext, Runnable {
       }
     }
     return false;
+  }
+
+  /**
+   * {@return true while the watchdog holds this run's timer: armed, neither fired nor cancelled}
+   */
+  boolean timerPending() {
+    ScheduledFuture<?> armed = timer;
+    return armed != null && !armed.isDone();
   }
 
   /** {@return true if this limit has fired} */

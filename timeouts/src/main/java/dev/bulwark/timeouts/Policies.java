@@ -158,7 +158,7 @@ public final class Policies {
     if (timeLimiter != null) {
       s.append(timeLimiter).append(" > ");
     } else if (timeLimit != null) {
-      s.append("TimeLimit[").append(timeLimit.toMillis()).append(" ms] > ");
+      s.append("TimeLimit[").append(Checks.duration(timeLimit)).append("] > ");
     }
     return s.append("call]").toString();
   }

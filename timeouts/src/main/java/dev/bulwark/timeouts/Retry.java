@@ -143,19 +143,19 @@ public final class Retry {
       attempts =
           Counter.builder(ATTEMPTS_METER)
               .description("Attempts made, first ones included")
-              .tag("name", name)
+              .tag(Meters.NAME_TAG, name)
               .register(registry);
       retries =
           Counter.builder("bulwark.timeouts.retry.retries")
               .description("Attempts after the first")
-              .tag("name", name)
+              .tag(Meters.NAME_TAG, name)
               .register(registry);
       for (Outcome outcome : Outcome.values()) {
         outcomes.put(
             outcome,
             Counter.builder("bulwark.timeouts.retry.calls")
                 .description("Calls through the retry, by how they ended")
-                .tag("name", name)
+                .tag(Meters.NAME_TAG, name)
                 .tag("outcome", outcome.tag())
                 .register(registry));
       }

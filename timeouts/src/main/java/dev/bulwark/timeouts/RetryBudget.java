@@ -78,7 +78,7 @@ public final class RetryBudget {
     }
     return Counter.builder(METER_PREFIX + what)
         .description(description)
-        .tag("name", name)
+        .tag(Meters.NAME_TAG, name)
         .register(registry);
   }
 
@@ -251,14 +251,7 @@ public final class RetryBudget {
      */
     public Builder window(Duration window) {
       Checks.requireUnset("window", this.window != null, this.window);
-      Objects.requireNonNull(window, "window");
-      if (window.compareTo(Duration.ofSeconds(1)) < 0
-          || window.compareTo(Duration.ofHours(1)) > 0) {
-        throw new IllegalArgumentException(
-            Checks.format(
-                "window must be between 1 s and 1 h, but was %s", Checks.duration(window)));
-      }
-      this.window = window;
+      this.window = Checks.between("window", window, Duration.ofSeconds(1), Duration.ofHours(1));
       return this;
     }
 

@@ -1,10 +1,10 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -198,18 +198,17 @@ public final class RetryOn {
   public static Predicate<Throwable> sqlStates(String... states) {
     Objects.requireNonNull(states, "states");
     if (states.length == 0) {
-      throw new IllegalArgumentException("sqlStates must name at least one SQLState, but was none");
+      throw Checks.invalid("sqlStates must name at least one SQLState, but was none");
     }
     List<String> exact = new ArrayList<>();
     List<String> classes = new ArrayList<>();
     for (String state : states) {
       Objects.requireNonNull(state, "state");
       if (!isStateText(state)) {
-        throw new IllegalArgumentException(
+        throw Checks.invalid(
             "sqlStates must be 5-character SQLStates or 2-character classes of digits and"
-                + " upper-case letters, but was \""
-                + state
-                + "\"");
+                + " upper-case letters, but was \"%s\"",
+            state);
       }
       (state.length() == 2 ? classes : exact).add(state);
     }
@@ -303,8 +302,7 @@ public final class RetryOn {
   private static void requireLettuce(String classifier) {
     if (!LETTUCE_PRESENT) {
       throw new IllegalStateException(
-          String.format(
-              Locale.ROOT,
+          Checks.format(
               "RetryOn.%s() needs lettuce-core on the class path, but io.lettuce.core.RedisException"
                   + " was not found",
               classifier));

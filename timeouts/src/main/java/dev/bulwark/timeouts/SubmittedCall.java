@@ -37,16 +37,18 @@ import org.jspecify.annotations.Nullable;
  *       makes it: the thread with the call's result, its failure or the {@link
  *       TimeoutExceededException} of its {@code LimitedRun}; the expiry, at the deadline, even if
  *       the work goes on; the caller, by cancelling or completing it; {@link TimeLimiter#close()},
- *       with {@link RejectedExecutionException}. Only the thread's and the expiry's wins are
- *       counted in the limiter's meters. The thread frees the call's place before it completes the
+ *       with {@link RejectedExecutionException}. The thread's, the expiry's and the close's wins
+ *       are counted in the limiter's meters (a close's as {@code rejected}); the caller's are not,
+ *       since the caller knows of them. The thread frees the call's place before it completes the
  *       future, so here too the place is free when the future is seen done.
  *   <li><b>A future done from outside stops the work.</b> Once the future is done, the call's
  *       {@code LimitedRun} fires: the thread is interrupted and the cancel hooks run, as at the
  *       limit. The thread publishes its run and then looks at the future; the completion looks for
  *       a run after the future is done: one of the two sees the other, and a run fires at most
  *       once. Fired after its work returned, a run does nothing.
- *   <li><b>Expiry timer.</b> Armed when the call is handed to the pool and cancelled once the
- *       future is done, by whichever comes second.
+ *   <li><b>Expiry timer.</b> Armed once the call is in the pool's queue (so that an expiry always
+ *       finds the task it removes) and cancelled once the future is done, by whichever comes
+ *       second. A thread may start, and even finish, the call before its expiry is armed.
  * </ul>
  *
  * <p>Thread-safe: each transition is an atomic operation.
@@ -64,6 +66,7 @@ final class SubmittedCall<T> implements Runnable {
   private final Duration limit;
   private final boolean outerDeadline;
   private final long startNanos;
+  private final long startTicks;
   private final AtomicInteger state = new AtomicInteger(QUEUED);
   private final CompletableFuture<T> future = new CompletableFuture<>();
   private volatile @Nullable LimitedRun run;
@@ -72,9 +75,12 @@ final class SubmittedCall<T> implements Runnable {
   /**
    * Creates the call, which already holds a place in {@code admission}.
    *
-   * @param limit the limit to report at expiry: the limiter's, or what an earlier outer deadline
+   * @param limit the limit to report at a timeout: the limiter's, or what an earlier outer deadline
    *     had left at submission
-   * @param startNanos the submission, on {@link System#nanoTime()}
+   * @param outerDeadline whether {@code deadline} is the submitter's earlier deadline
+   * @param startNanos the submission, on {@link System#nanoTime()}, for the limiter's meters
+   * @param startTicks the submission, on the ticker of {@code deadline}, for a timeout's elapsed
+   *     time
    */
   SubmittedCall(
       TimeLimiter limiter,
@@ -84,7 +90,8 @@ final class SubmittedCall<T> implements Runnable {
       Deadline deadline,
       Duration limit,
       boolean outerDeadline,
-      long startNanos) {
+      long startNanos,
+      long startTicks) {
     this.limiter = limiter;
     this.admission = admission;
     this.pool = pool;
@@ -93,6 +100,7 @@ final class SubmittedCall<T> implements Runnable {
     this.limit = limit;
     this.outerDeadline = outerDeadline;
     this.startNanos = startNanos;
+    this.startTicks = startTicks;
   }
 
   /** {@return the future the caller gets} */
@@ -101,7 +109,12 @@ final class SubmittedCall<T> implements Runnable {
   }
 
   /**
-   * Registers the call as pending, arms its expiry and hands it to the pool; call once.
+   * Registers the call as pending, hands it to the pool and arms its expiry; call once.
+   *
+   * <p>The expiry is armed after the call is in the pool's queue: an expiry that ran first (its
+   * deadline passed meanwhile) would find nothing to remove and free the place, and the pool would
+   * then queue a dead task, which keeps a slot of the pool's bounded queue until a thread comes
+   * free. Only {@link #close} can come first, and the limiter's close shuts the pool down.
    *
    * @param pending told of the call now; the call leaves it when its future is done
    */
@@ -113,16 +126,17 @@ final class SubmittedCall<T> implements Runnable {
       close(limiter.closedException());
       return;
     }
+    try {
+      pool.execute(this);
+    } catch (RejectedExecutionException e) { // the pool shut down since admission
+      close(limiter.isClosed() ? limiter.closedException() : e);
+      return;
+    }
     ScheduledFuture<?> timer =
         Watchdog.SHARED.schedule(this::expire, Math.max(0, deadline.remainingNanos()));
     expiry = timer;
     if (future.isDone()) {
       timer.cancel(false);
-    }
-    try {
-      pool.execute(this);
-    } catch (RejectedExecutionException e) { // the pool shut down since admission
-      close(limiter.isClosed() ? limiter.closedException() : e);
     }
   }
 
@@ -137,7 +151,7 @@ final class SubmittedCall<T> implements Runnable {
     Throwable failure = null;
     try {
       if (!future.isDone()) { // cancelled or expired just before it started
-        value = TimeLimits.run(deadline, limiter.name(), call, this::started);
+        value = TimeLimits.runSubmitted(deadline, call, this::started, this::exceeded);
       }
     } catch (Throwable t) {
       failure = t;
@@ -168,24 +182,34 @@ final class SubmittedCall<T> implements Runnable {
   /** The watchdog's side, at the deadline. */
   private void expire() {
     leaveQueue();
-    Duration elapsed = Duration.ofNanos(System.nanoTime() - startNanos);
-    String name = limiter.name();
-    if (future.completeExceptionally(
-        outerDeadline
-            ? TimeoutExceededException.deadlineExceeded(name, limit, elapsed, null)
-            : TimeoutExceededException.limitExceeded(name, limit, elapsed, null))) {
+    if (future.completeExceptionally(exceeded(null))) {
       limiter.record(TimeLimiter.Outcome.TIMEOUT, startNanos);
     }
   }
 
   /**
-   * Fails the call with {@code failure}, freeing its place first if it has not started.
+   * The call's timeout, at expiry or from its run: the limit it was given at submission, which
+   * deadline that was, and the time since submission, queueing included.
+   */
+  private TimeoutExceededException exceeded(@Nullable Throwable cause) {
+    Duration elapsed = Duration.ofNanos(deadline.ticker().read() - startTicks);
+    String name = limiter.name();
+    return outerDeadline
+        ? TimeoutExceededException.deadlineExceeded(name, limit, elapsed, cause)
+        : TimeoutExceededException.limitExceeded(name, limit, elapsed, cause);
+  }
+
+  /**
+   * Fails the call with {@code failure}, freeing its place first if it has not started, and counts
+   * it as rejected if that completed the future.
    *
    * @param failure what the future fails with
    */
   void close(RejectedExecutionException failure) {
     leaveQueue();
-    future.completeExceptionally(failure);
+    if (future.completeExceptionally(failure)) {
+      limiter.record(TimeLimiter.Outcome.REJECTED, startNanos);
+    }
   }
 
   /** Abandons the call if no thread has started it: it leaves the queue and frees its place. */

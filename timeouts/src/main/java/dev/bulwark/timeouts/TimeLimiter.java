@@ -18,6 +18,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
@@ -40,7 +41,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Meters, when a registry is given: a timer {@code bulwark.timeouts.timelimiter.calls} tagged
  * {@code name} and {@code outcome} ({@code success}, {@code failure}, {@code timeout}, {@code
- * rejected}); and the JVM's cancel-hook trouble, as {@link Timeouts#bindTo} binds it.
+ * rejected}: full or closed, the futures {@link #close()} fails included); and the JVM's
+ * cancel-hook trouble, as {@link Timeouts#bindTo} binds it. {@link #close()} removes the limiter's
+ * own meters.
  *
  * <p>Thread-safe. {@link #close()} stops the pool, interrupting running calls.
  */
@@ -63,8 +66,13 @@ public final class TimeLimiter implements AutoCloseable {
   private final int asyncQueueCapacity;
   private final AtomicReference<@Nullable ThreadPoolExecutor> executor = new AtomicReference<>();
   private final Admission admission;
+
+  /** Calls whose future is not done yet; a SubmittedCall's equality is its identity. */
   private final Set<SubmittedCall<?>> pending = ConcurrentHashMap.newKeySet();
+
   private final Map<Outcome, Timer> timers = new EnumMap<>(Outcome.class);
+  private final @Nullable MeterRegistry registry;
+  private final AtomicBoolean metersRemoved = new AtomicBoolean();
   private volatile boolean closed;
 
   private TimeLimiter(Builder builder) {
@@ -76,6 +84,7 @@ public final class TimeLimiter implements AutoCloseable {
     Watchdog.touch(); // start the shared timer now, not inside the first call's budget
     this.admission = new Admission(asyncThreads + asyncQueueCapacity);
     MeterRegistry registry = builder.meterRegistry;
+    this.registry = registry;
     if (registry != null) {
       Watchdog.SHARED.bindTo(registry);
       for (Outcome outcome : Outcome.values()) {
@@ -83,7 +92,7 @@ public final class TimeLimiter implements AutoCloseable {
             outcome,
             Timer.builder(CALLS_METER)
                 .description("Calls run under a time limit, by outcome")
-                .tag("name", name)
+                .tag(Meters.NAME_TAG, name)
                 .tag("outcome", outcome.tag())
                 .register(registry));
       }
@@ -153,7 +162,7 @@ public final class TimeLimiter implements AutoCloseable {
     Objects.requireNonNull(call, "call");
     long start = System.nanoTime();
     try {
-      T result = TimeLimits.run(Deadline.after(timeout), name, call, null);
+      T result = TimeLimits.run(Deadline.after(timeout), name, call);
       record(Outcome.SUCCESS, start);
       return result;
     } catch (TimeoutExceededException e) {
@@ -179,18 +188,18 @@ public final class TimeLimiter implements AutoCloseable {
    * @param call the call
    * @param <T> the result type
    * @return a future that completes with the result, or fails with what the call threw, with {@link
-   *     TimeoutExceededException} at the limit, or with {@link RejectedExecutionException} if the
-   *     limiter is full or closed. Cancelling it interrupts the call and runs its cancel hooks, or
-   *     removes it from the queue.
+   *     TimeoutExceededException} at the limit (already failed, and the call never queued, if the
+   *     submitter's deadline has passed), or with {@link RejectedExecutionException} if the limiter
+   *     is full or closed. Cancelling it interrupts the call and runs its cancel hooks, or removes
+   *     it from the queue.
    */
-  // pending holds CompletableFutures, whose equality is Object's identity, as it needs.
-  @SuppressWarnings("CollectionUndefinedEquality")
   public <T> CompletableFuture<T> submit(CancellableCall<T, ? extends Exception> call) {
     Objects.requireNonNull(call, "call");
     long start = System.nanoTime();
     Deadline submitted = Deadline.after(timeout);
     Deadline outer = Deadline.currentOrNull();
     Deadline deadline = outer == null ? submitted : outer.min(submitted);
+    long startTicks = deadline.ticker().read();
     Duration limit = deadline == submitted ? timeout : deadline.remaining();
     ThreadPoolExecutor pool;
     try {
@@ -198,6 +207,13 @@ public final class TimeLimiter implements AutoCloseable {
     } catch (RejectedExecutionException e) {
       record(Outcome.REJECTED, start);
       return CompletableFuture.failedFuture(e);
+    }
+    if (deadline.isExpired()) { // nothing to run: never handed to the pool
+      record(Outcome.TIMEOUT, start);
+      return CompletableFuture.failedFuture(
+          deadline == submitted
+              ? TimeoutExceededException.limitExceeded(name, limit, Duration.ZERO, null)
+              : TimeoutExceededException.deadlineExceeded(name, limit, Duration.ZERO, null));
     }
     long full = admission.tryAdmit();
     if (full != Admission.ADMITTED) {
@@ -215,7 +231,7 @@ public final class TimeLimiter implements AutoCloseable {
     }
     SubmittedCall<T> submittedCall =
         new SubmittedCall<>(
-            this, admission, pool, call, deadline, limit, deadline != submitted, start);
+            this, admission, pool, call, deadline, limit, deadline != submitted, start, startTicks);
     submittedCall.submit(pending);
     return submittedCall.future();
   }
@@ -282,8 +298,11 @@ public final class TimeLimiter implements AutoCloseable {
 
   /**
    * Stops the pool of {@link #submit}: every future not yet complete fails at once with {@link
-   * RejectedExecutionException}, queued calls never start, and running calls are interrupted and
-   * their cancel hooks run. {@link #call} still works. Calling it again does nothing more.
+   * RejectedExecutionException}, counted as {@code rejected}; queued calls never start, and running
+   * calls are interrupted and their cancel hooks run. Then it removes this limiter's meters from
+   * the registry (the JVM's cancel-hook counts stay), so a new limiter of the same name can be
+   * built on it. {@link #call} still works, counted in the removed meters. Calling it again does
+   * nothing more.
    */
   @Override
   public void close() {
@@ -296,6 +315,12 @@ public final class TimeLimiter implements AutoCloseable {
     ThreadPoolExecutor current = executor.getAndSet(null);
     if (current != null) {
       current.shutdownNow();
+    }
+    // Once only: Micrometer removes by id, which a new limiter of this name may hold by now.
+    if (registry != null && metersRemoved.compareAndSet(false, true)) {
+      for (Timer timer : timers.values()) {
+        registry.remove(timer);
+      }
     }
   }
 
@@ -320,7 +345,7 @@ public final class TimeLimiter implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "TimeLimiter[" + name + ", " + timeout.toMillis() + " ms]";
+    return "TimeLimiter[" + name + ", " + Checks.duration(timeout) + "]";
   }
 
   /**
@@ -397,7 +422,8 @@ public final class TimeLimiter implements AutoCloseable {
 
     /**
      * Registers the limiter's meters in {@code registry}, and binds the JVM's cancel-hook trouble
-     * counts to it as {@link Timeouts#bindTo} does. Default: no meters.
+     * counts to it as {@link Timeouts#bindTo} does; {@link TimeLimiter#close()} removes the
+     * limiter's meters again, and leaves the hook counts. Default: no meters.
      *
      * @param registry the registry
      * @return this builder
@@ -414,7 +440,7 @@ public final class TimeLimiter implements AutoCloseable {
      *
      * @return a new limiter
      * @throws IllegalStateException if {@code meterRegistry} already holds the meters of a time
-     *     limiter with this name: the two would count into each other's meters
+     *     limiter with this name that is not closed: the two would count into each other's meters
      */
     public TimeLimiter build() {
       if (meterRegistry != null) {

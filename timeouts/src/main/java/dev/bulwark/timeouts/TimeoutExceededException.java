@@ -1,6 +1,8 @@
 package dev.bulwark.timeouts;
 
+import dev.bulwark.core.internal.Checks;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
@@ -15,7 +17,8 @@ import org.jspecify.annotations.Nullable;
  * whether the watchdog fired first or a client timeout clamped to the deadline did, the caller sees
  * one type.
  *
- * <p>The message names what ran out:
+ * <p>The message names what ran out, its durations in milliseconds to the microsecond ({@code 0.25
+ * ms}), or in nanoseconds below one:
  *
  * <ul>
  *   <li>{@code call exceeded its time limit of 200 ms after 201 ms}: the call's own limit;
@@ -38,6 +41,9 @@ public final class TimeoutExceededException extends RuntimeException {
 
   /** The name of the time limiter that ran the call, or null. */
   private final @Nullable String limiterName;
+
+  /** Whether an earlier outer deadline, not the call's own limit, ran out. */
+  private final boolean outerDeadline;
 
   /**
    * Creates the exception for a call's own limit, or a deadline's budget, without a cause.
@@ -71,6 +77,7 @@ public final class TimeoutExceededException extends RuntimeException {
     this.limit = limit;
     this.elapsed = elapsed;
     this.limiterName = limiterName;
+    this.outerDeadline = outerDeadline;
   }
 
   /**
@@ -108,9 +115,19 @@ public final class TimeoutExceededException extends RuntimeException {
     String prefix = limiterName == null ? "" : "time limiter " + limiterName + ": ";
     String what =
         outerDeadline
-            ? "its deadline (" + limit.toMillis() + " ms left when it started)"
-            : "its time limit of " + limit.toMillis() + " ms";
-    return prefix + "call exceeded " + what + " after " + elapsed.toMillis() + " ms";
+            ? "its deadline (" + shown(limit) + " left when it started)"
+            : "its time limit of " + shown(limit);
+    return prefix + "call exceeded " + what + " after " + shown(elapsed);
+  }
+
+  /**
+   * A duration in the message: to the microsecond, since a nanosecond clock measured most of them,
+   * or in nanoseconds below one microsecond, so that a limit that was not zero never shows as
+   * {@code 0 ms}.
+   */
+  private static String shown(Duration value) {
+    Duration micros = value.truncatedTo(ChronoUnit.MICROS);
+    return Checks.duration(micros.isZero() ? value : micros);
   }
 
   /**
@@ -119,6 +136,17 @@ public final class TimeoutExceededException extends RuntimeException {
    */
   public Duration limit() {
     return limit;
+  }
+
+  /**
+   * Tells which limit ran out: an outer deadline (the thread's, or a submitter's for {@link
+   * TimeLimiter#submit}) that was earlier than the call's own limit, or the call's own limit.
+   *
+   * @return true if an earlier outer deadline ran out, and {@link #limit()} is what it had left
+   *     when the call started; false if the call's own limit, or a deadline's budget, ran out
+   */
+  public boolean outerDeadline() {
+    return outerDeadline;
   }
 
   /** {@return the time the call had taken when it was stopped} */

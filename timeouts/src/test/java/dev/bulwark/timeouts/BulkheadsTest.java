@@ -110,13 +110,13 @@ class BulkheadsTest {
   void maxWaitIsBetweenZeroAndOneMinute() {
     assertThatThrownBy(() -> Bulkheads.builder("b").maxWait(Duration.ofMillis(60_001)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxWait must be at most 60000 ms, but was 60001 ms");
+        .hasMessage("maxWait must be between 0 ms and 60000 ms, but was 60001 ms");
     assertThatThrownBy(() -> Bulkheads.builder("b").maxWait(Duration.ofMinutes(2)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxWait must be at most 60000 ms, but was 120000 ms");
+        .hasMessage("maxWait must be between 0 ms and 60000 ms, but was 120000 ms");
     assertThatThrownBy(() -> Bulkheads.builder("b").maxWait(Duration.ofMillis(-1)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("maxWait must not be negative, but was -1 ms");
+        .hasMessage("maxWait must be between 0 ms and 60000 ms, but was -1 ms");
     assertThat(
             Bulkheads.builder("b")
                 .maxWait(Duration.ofMinutes(1))

@@ -168,13 +168,16 @@ class CircuitBreakersTest {
         .hasMessage("minimumCalls must be between 1 and 10000, but was 0");
     assertThatThrownBy(() -> CircuitBreakers.builder("b").window(Duration.ofMillis(1500)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("window must be whole seconds between 1 s and 1 h, but was 1500 ms");
+        .hasMessage(
+            "window must be a whole number of seconds between 1 s and 3600 s, but was 1.5 s");
     assertThatThrownBy(() -> CircuitBreakers.builder("b").window(Duration.ofMillis(999)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("window must be whole seconds between 1 s and 1 h, but was 999 ms");
+        .hasMessage(
+            "window must be a whole number of seconds between 1 s and 3600 s, but was 0.999 s");
     assertThatThrownBy(() -> CircuitBreakers.builder("b").window(Duration.ofSeconds(3601)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("window must be whole seconds between 1 s and 1 h, but was 3601000 ms");
+        .hasMessage(
+            "window must be a whole number of seconds between 1 s and 3600 s, but was 3601 s");
     assertThatThrownBy(() -> CircuitBreakers.builder("b").waitInOpenState(Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("waitInOpenState must be positive, but was 0 ms");

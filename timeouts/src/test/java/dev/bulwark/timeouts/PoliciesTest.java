@@ -95,6 +95,9 @@ class PoliciesTest {
         .hasToString(
             "Policies[Retry[retry, maxAttempts=3] > CircuitBreaker[breaker] > Bulkhead[pool] >"
                 + " TimeLimit[50 ms] > call]");
+
+    assertThat(Policies.builder().timeLimit(Duration.ofNanos(250_000)).build())
+        .hasToString("Policies[TimeLimit[0.25 ms] > call]");
   }
 
   @Test

@@ -232,10 +232,10 @@ class RetryBudgetTest {
   void aWindowOutsideOneSecondToOneHourIsRejected() {
     assertThatThrownBy(() -> RetryBudget.builder("b").window(Duration.ofMillis(500)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("window must be between 1 s and 1 h, but was 500 ms");
+        .hasMessage("window must be between 1000 ms and 3600000 ms, but was 500 ms");
     assertThatThrownBy(() -> RetryBudget.builder("b").window(Duration.ofHours(2)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("window must be between 1 s and 1 h, but was 7200000 ms");
+        .hasMessage("window must be between 1000 ms and 3600000 ms, but was 7200000 ms");
     assertThat(RetryBudget.builder("b").window(Duration.ofSeconds(1)).build()).isNotNull();
     assertThat(RetryBudget.builder("b").window(Duration.ofHours(1)).build()).isNotNull();
   }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisLoadingException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -147,6 +148,17 @@ class RetryOnTest {
     assertThat(RetryOn.redisConnectionFailure().test(loading)).isTrue();
     assertThat(RetryOn.redisTransient().test(loading)).isTrue();
     assertThat(RetryOn.redisCommandTimeout().test(loading)).isFalse();
+  }
+
+  @Test
+  void aRedisExceptionWithoutAMessageIsClassifiedByItsCause() {
+    RedisException bare = new RedisException((String) null);
+    RedisException reset = new RedisException(null, new IOException("Connection reset"));
+
+    assertThat(RetryOn.redisConnectionFailure().test(bare)).isFalse();
+    assertThat(RetryOn.redisTransient().test(bare)).isFalse();
+    assertThat(RetryOn.redisConnectionFailure().test(reset)).isTrue();
+    assertThat(RetryOn.redisConnectionFailure().test(new RedisConnectionException(null))).isTrue();
   }
 
   @Test

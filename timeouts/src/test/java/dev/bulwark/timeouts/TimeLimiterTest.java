@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -219,6 +221,15 @@ class TimeLimiterTest {
     assertThatThrownBy(() -> limiter.submit(() -> 1).join())
         .hasCauseInstanceOf(RejectedExecutionException.class);
     assertThat(limiter.call(() -> 2)).isEqualTo(2);
+  }
+
+  @Test
+  void toStringShowsTheLimitToTheMicrosecond() {
+    try (TimeLimiter whole = TimeLimiter.builder("reports").build();
+        TimeLimiter fine = TimeLimiter.builder("fine").timeout(Duration.ofNanos(250_000)).build()) {
+      assertThat(whole).hasToString("TimeLimiter[reports, 30000 ms]");
+      assertThat(fine).hasToString("TimeLimiter[fine, 0.25 ms]");
+    }
   }
 
   @Test
@@ -546,5 +557,169 @@ class TimeLimiterTest {
           .satisfies(
               e -> assertThat(((TimeoutExceededException) e).limiterName()).contains("exports"));
     }
+  }
+
+  @Test
+  void aSubmittedCallThatFailsOnceTheSubmittersDeadlinePassedTimesOutOnThatDeadline()
+      throws Exception {
+    FakeTicker ticker = new FakeTicker();
+    IOException clientTimeout = new IOException("client timed out");
+    try (TimeLimiter limiter =
+            TimeLimiter.builder("reports")
+                .timeout(Duration.ofHours(1))
+                .meterRegistry(registry)
+                .build();
+        Deadline.Scope request = Deadline.after(Duration.ofMinutes(10), ticker).enter()) {
+      // A client timeout clamped to the request's deadline gives up the moment it passes, before
+      // the watchdog, which waits real time, fires.
+      CompletableFuture<String> f =
+          limiter.submit(
+              () -> {
+                ticker.advance(Duration.ofMinutes(10));
+                throw clientTimeout;
+              });
+      Throwable failure = catchThrowable(() -> f.get(10, TimeUnit.SECONDS)).getCause();
+      assertThat(failure)
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessage(
+              "time limiter reports: call exceeded its deadline (600000 ms left when it started)"
+                  + " after 600000 ms")
+          .hasCause(clientTimeout);
+      TimeoutExceededException e = (TimeoutExceededException) failure;
+      assertThat(e.outerDeadline()).isTrue();
+      assertThat(e.limit()).isEqualTo(Duration.ofMinutes(10));
+      assertThat(awaitCount("timeout", 1)).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aQueuedCallsElapsedTimeCountsFromItsSubmission() throws Exception {
+    FakeTicker ticker = new FakeTicker();
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    IOException clientTimeout = new IOException("client timed out");
+    try (TimeLimiter limiter =
+        TimeLimiter.builder("reports").timeout(Duration.ofHours(1)).asyncThreads(1).build()) {
+      CompletableFuture<Boolean> busy =
+          limiter.submit(
+              () -> {
+                started.countDown();
+                return release.await(10, TimeUnit.SECONDS);
+              });
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      CompletableFuture<String> queued;
+      try (Deadline.Scope request = Deadline.after(Duration.ofMinutes(10), ticker).enter()) {
+        queued =
+            limiter.submit(
+                () -> {
+                  ticker.advance(Duration.ofMinutes(2));
+                  throw clientTimeout;
+                });
+      }
+      ticker.advance(Duration.ofMinutes(8)); // waiting for the one thread
+      release.countDown();
+      assertThat(busy.get(10, TimeUnit.SECONDS)).isTrue();
+      Throwable failure = catchThrowable(() -> queued.get(10, TimeUnit.SECONDS)).getCause();
+      assertThat(failure)
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessage(
+              "time limiter reports: call exceeded its deadline (600000 ms left when it started)"
+                  + " after 600000 ms")
+          .hasCause(clientTimeout);
+      assertThat(((TimeoutExceededException) failure).elapsed()).isEqualTo(Duration.ofMinutes(10));
+    }
+  }
+
+  @Test
+  void aCallSubmittedOnceItsDeadlinePassedFailsAtOnceAsATimeout() {
+    try (TimeLimiter limiter = TimeLimiter.builder("reports").meterRegistry(registry).build();
+        Deadline.Scope request = Deadline.after(Duration.ZERO).enter()) {
+      CompletableFuture<String> f = limiter.submit(() -> "never");
+
+      // Failed before submit returned, not at the watchdog's next turn; never handed to the pool.
+      assertThat(f).isCompletedExceptionally();
+      assertThat(count("timeout")).isEqualTo(1);
+      Throwable failure = catchThrowable(f::join).getCause();
+      assertThat(failure)
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessage(
+              "time limiter reports: call exceeded its deadline (0 ms left when it started)"
+                  + " after 0 ms")
+          .hasNoCause();
+      assertThat(((TimeoutExceededException) failure).outerDeadline()).isTrue();
+      assertThat(limiter.snapshot())
+          .isEqualTo(new TimeLimiter.Snapshot("reports", Duration.ofSeconds(30), 0, 0, 100, 0));
+    }
+  }
+
+  private Timer timer(String name, String outcome) {
+    return registry
+        .get("bulwark.timeouts.timelimiter.calls")
+        .tag("name", name)
+        .tag("outcome", outcome)
+        .timer();
+  }
+
+  @Test
+  void aClosedLimitersNameCanBeBuiltAgainInTheSameRegistry() {
+    TimeLimiter first = TimeLimiter.builder("reports").meterRegistry(registry).build();
+    try (TimeLimiter other = TimeLimiter.builder("exports").meterRegistry(registry).build()) {
+      Timer firstSuccess = timer("reports", "success");
+      assertThat(first.call(() -> 1)).isEqualTo(1);
+
+      first.close();
+
+      assertThat(
+              registry.find("bulwark.timeouts.timelimiter.calls").tag("name", "reports").meters())
+          .isEmpty();
+      // Only its own meters: another limiter's and the JVM's hook counts stay.
+      assertThat(
+              registry.find("bulwark.timeouts.timelimiter.calls").tag("name", "exports").timers())
+          .hasSize(4);
+      assertThat(registry.find("bulwark.timeouts.hooks").functionCounters()).hasSize(3);
+      try (TimeLimiter second = TimeLimiter.builder("reports").meterRegistry(registry).build()) {
+        assertThat(second.call(() -> 2)).isEqualTo(2);
+        assertThat(count("success")).isEqualTo(1);
+        // The closed limiter still runs calls on the caller's thread, counted apart.
+        assertThat(first.call(() -> 3)).isEqualTo(3);
+        assertThat(count("success")).isEqualTo(1);
+        assertThat(firstSuccess.count()).isEqualTo(2);
+        first.close(); // again: removes nothing of the second limiter's
+        assertThat(timer("reports", "success")).isNotSameAs(firstSuccess);
+        assertThat(
+                registry.find("bulwark.timeouts.timelimiter.calls").tag("name", "reports").timers())
+            .hasSize(4);
+      }
+    }
+  }
+
+  @Test
+  void theFuturesThatCloseFailsAreCountedAsRejected() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    TimeLimiter limiter =
+        TimeLimiter.builder("reports")
+            .timeout(Duration.ofMinutes(10))
+            .asyncThreads(1)
+            .meterRegistry(registry)
+            .build();
+    // Close removes the meters from the registry; the meter itself keeps its count.
+    Timer rejected = timer("reports", "rejected");
+    CompletableFuture<Boolean> running =
+        limiter.submit(
+            () -> {
+              started.countDown();
+              Thread.sleep(600_000);
+              return true;
+            });
+    CompletableFuture<String> queued = limiter.submit(() -> "queued");
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+
+    limiter.close();
+
+    assertThat(running).isCompletedExceptionally();
+    assertThat(queued).isCompletedExceptionally();
+    assertThat(rejected.count()).isEqualTo(2);
+    assertThat(limiter.submit(() -> "late")).isCompletedExceptionally();
+    assertThat(rejected.count()).isEqualTo(3);
   }
 }

@@ -57,6 +57,35 @@ class TimeoutExceededExceptionTest {
   }
 
   @Test
+  void aSubMillisecondLimitIsShownToTheMicrosecond() {
+    assertThat(
+            TimeoutExceededException.limitExceeded(
+                null, Duration.ofNanos(250_000), Duration.ofNanos(300_000), null))
+        .hasMessage("call exceeded its time limit of 0.25 ms after 0.3 ms");
+    assertThat(
+            TimeoutExceededException.deadlineExceeded(
+                "payments", Duration.ofNanos(87_654_321), Duration.ofNanos(88_000_999), null))
+        .hasMessage(
+            "time limiter payments: call exceeded its deadline (87.654 ms left when it started)"
+                + " after 88 ms");
+    // Below a microsecond, in nanoseconds: never "0 ms" for a limit that was not zero.
+    assertThat(
+            TimeoutExceededException.limitExceeded(
+                null, Duration.ofNanos(500), Duration.ofNanos(999), null))
+        .hasMessage("call exceeded its time limit of 500 ns after 999 ns");
+  }
+
+  @Test
+  void outerDeadlineSaysWhichLimitRanOut() {
+    Duration ms = Duration.ofMillis(1);
+    assertThat(TimeoutExceededException.limitExceeded(null, ms, ms, null).outerDeadline())
+        .isFalse();
+    assertThat(TimeoutExceededException.deadlineExceeded(null, ms, ms, null).outerDeadline())
+        .isTrue();
+    assertThat(new TimeoutExceededException(ms, ms).outerDeadline()).isFalse();
+  }
+
+  @Test
   void withinSaysWhetherItsLimitOrAnOuterDeadlineFired() {
     TimeoutExceededException own =
         catchThrowableOfType(
@@ -76,14 +105,27 @@ class TimeoutExceededExceptionTest {
   }
 
   @Test
+  void anOuterDeadlineThatHadPassedLeftTheCallNothing() {
+    TimeoutExceededException e =
+        catchThrowableOfType(
+            TimeoutExceededException.class,
+            () ->
+                Deadline.after(Duration.ZERO)
+                    .call(() -> Timeouts.within(Duration.ofSeconds(30), () -> sleep())));
+    assertThat(e)
+        .hasMessage("call exceeded its deadline (0 ms left when it started) after 0 ms")
+        .hasNoCause();
+    assertThat(e.limit()).isZero();
+    assertThat(e.outerDeadline()).isTrue();
+  }
+
+  @Test
   void aNamedRunNamesItsLimiterWhicheverLimitFired() {
     // The way a TimeLimiter runs its calls.
     TimeoutExceededException own =
         catchThrowableOfType(
             TimeoutExceededException.class,
-            () ->
-                TimeLimits.run(
-                    Deadline.after(Duration.ofMillis(50)), "reports", ctx -> sleep(), null));
+            () -> TimeLimits.run(Deadline.after(Duration.ofMillis(50)), "reports", ctx -> sleep()));
     assertThat(own)
         .hasMessageStartingWith(
             "time limiter reports: call exceeded its time limit of 50 ms after ")
@@ -100,14 +142,13 @@ class TimeoutExceededExceptionTest {
                             TimeLimits.run(
                                 Deadline.after(Duration.ofSeconds(30)),
                                 "reports",
-                                ctx -> sleep(),
-                                null)));
+                                ctx -> sleep())));
     assertThat(outer).hasMessageStartingWith("time limiter reports: call exceeded its deadline (");
 
     TimeoutExceededException expired =
         catchThrowableOfType(
             TimeoutExceededException.class,
-            () -> TimeLimits.run(Deadline.after(Duration.ZERO), "reports", ctx -> sleep(), null));
+            () -> TimeLimits.run(Deadline.after(Duration.ZERO), "reports", ctx -> sleep()));
     assertThat(expired)
         .hasMessage("time limiter reports: call exceeded its time limit of 0 ms after 0 ms");
   }
