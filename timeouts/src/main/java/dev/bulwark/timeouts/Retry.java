@@ -441,7 +441,9 @@ public final class Retry {
      * Adds failure types to retry: a failure is retried if it, or one of its causes, is an instance
      * of one of them. Default: none. May be called more than once.
      *
-     * @param types for example {@code SQLTransientException.class, IOException.class}
+     * @param types for example {@code IOException.class}; pgjdbc throws a plain {@code
+     *     SQLException} for every server error, so for PostgreSQL use {@link #retryIf} with {@link
+     *     RetryOn#postgresTransient()} instead of {@code SQLTransientException.class}
      * @return this builder
      * @throws IllegalArgumentException if a type is an {@link Error} (errors are never retried)
      */
@@ -462,8 +464,8 @@ public final class Retry {
      * Sets a predicate that marks failures as retryable, tested on the failure and its causes, in
      * addition to {@link #retryOn}. Default: none.
      *
-     * @param predicate for example {@code e -> e instanceof SQLException s && "40001".equals(
-     *     s.getSQLState())}
+     * @param predicate for example {@link RetryOn#postgresTransient()} or {@link
+     *     RetryOn#redisTransient()}; combine several with {@link Predicate#or}
      * @return this builder
      * @throws IllegalStateException if already set
      */
