@@ -1,5 +1,7 @@
 package dev.bulwark.examples.pool;
 
+import static dev.bulwark.examples.Await.awaitTrue;
+import static dev.bulwark.examples.Await.sleep;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -41,7 +43,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.BooleanSupplier;
 import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -593,25 +594,6 @@ class PoolRecipesTest {
   private static void execute(TestDatabase db, String sql) throws SQLException {
     try (Connection c = db.connect()) {
       execute(c, sql);
-    }
-  }
-
-  private static void awaitTrue(BooleanSupplier condition) {
-    long end = System.nanoTime() + WAIT.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > end) {
-        throw new AssertionError("condition not met within " + WAIT);
-      }
-      sleep(Duration.ofMillis(5));
-    }
-  }
-
-  private static void sleep(Duration duration) {
-    try {
-      Thread.sleep(duration.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError("interrupted", e);
     }
   }
 }
