@@ -114,9 +114,12 @@ public final class TimeLimiter implements AutoCloseable {
   /**
    * Returns a builder.
    *
-   * @param name the limiter's name, used in metrics and thread names; not blank
+   * @param name the limiter's name, used in metrics and in its threads' names ({@code
+   *     bulwark-timeouts-<name>-<n>}): 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code
+   *     '-'}, and neither {@code watchdog} nor {@code cancel}, the names of the shared timer's and
+   *     cancel hooks' threads
    * @return a new builder
-   * @throws IllegalArgumentException if {@code name} is blank
+   * @throws IllegalArgumentException if {@code name} is not such a name
    */
   public static Builder builder(String name) {
     return new Builder(name);
@@ -372,7 +375,12 @@ public final class TimeLimiter implements AutoCloseable {
     private @Nullable MeterRegistry meterRegistry;
 
     private Builder(String name) {
-      this.name = Checks.notBlank("name", name);
+      this.name = Checks.identifier("name", name);
+      if (name.equals("watchdog") || name.equals("cancel")) {
+        throw Checks.invalid(
+            "name must not be watchdog or cancel (the shared threads' names), but was \"%s\"",
+            name);
+      }
     }
 
     /**

@@ -236,7 +236,13 @@ class TimeLimiterTest {
   void builderValidatesEachSetting() {
     assertThatThrownBy(() -> TimeLimiter.builder(" "))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("name must not be blank, but was \" \"");
+        .hasMessage("name must be 1 to 63 letters, digits, '.', '_' or '-', but was \" \"");
+    assertThatThrownBy(() -> TimeLimiter.builder("reports\nINFO fake log line"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> TimeLimiter.builder("watchdog"))
+        .hasMessage(
+            "name must not be watchdog or cancel (the shared threads' names), but was"
+                + " \"watchdog\"");
     assertThatThrownBy(() -> TimeLimiter.builder("x").timeout(Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("timeout must be positive, but was 0 ms");
