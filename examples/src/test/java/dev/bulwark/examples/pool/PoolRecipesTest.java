@@ -17,6 +17,7 @@ import dev.bulwark.pool.ServerSettings;
 import dev.bulwark.testing.PostgresExtension;
 import dev.bulwark.testing.RedisExtension;
 import dev.bulwark.testing.TestDatabase;
+import dev.bulwark.testing.TestPgBouncer;
 import dev.bulwark.testing.TestPostgres;
 import dev.bulwark.testing.TestRedis;
 import dev.bulwark.testing.TestRole;
@@ -412,6 +413,67 @@ class PoolRecipesTest {
       } finally {
         api.close();
       }
+    }
+  }
+
+  // The same recipe through a real PgBouncer 1.18 (skipped where there is no pgbouncer binary)
+
+  @Test
+  void behindPgBouncerTheDefaultStartupOptionsAreRefused(TestDatabase db) {
+    TestPgBouncer bouncer = TestPgBouncer.get();
+    String url = bouncer.sessionJdbcUrl(db.database());
+
+    assertThatThrownBy(() -> Pools.postgres(url, bouncer.user(), bouncer.password()).build())
+        .rootCause()
+        .hasMessageContaining("unsupported startup parameter: options");
+  }
+
+  @Test
+  void theSessionModeRecipeSetsTheLimitsThroughPgBouncer(TestDatabase db) throws SQLException {
+    TestPgBouncer bouncer = TestPgBouncer.get();
+    HikariDataSource api =
+        Pools.postgres(bouncer.sessionJdbcUrl(db.database()), bouncer.user(), bouncer.password())
+            .serverSettingsVia(ServerSettings.CONNECTION_INIT_SQL)
+            .build();
+    try (Connection c = api.getConnection()) {
+      assertThat(query(c, "show statement_timeout")).isEqualTo("30s");
+      assertThat(query(c, "show idle_in_transaction_session_timeout")).isEqualTo("1min");
+      assertThat(query(c, "show lock_timeout")).isEqualTo("10s");
+    } finally {
+      api.close();
+    }
+  }
+
+  @Test
+  void theTransactionModeRecipeGetsTheLimitsFromTheServerThroughPgBouncer(TestDatabase db)
+      throws SQLException {
+    TestPgBouncer bouncer = TestPgBouncer.get();
+    // ALTER DATABASE stands in for the page's ALTER ROLE: the test's PgBouncer logs in to the
+    // server as the server's own superuser, whose settings every other test would share.
+    execute(db, "alter database " + db.database() + " set statement_timeout = '30s'");
+    execute(db, "alter database " + db.database() + " set lock_timeout = '10s'");
+    HikariDataSource api =
+        Pools.postgres(
+                bouncer.transactionJdbcUrl(db.database()), bouncer.user(), bouncer.password())
+            .serverSettingsVia(ServerSettings.SERVER_DEFAULTS)
+            .statementTimeout(Duration.ofSeconds(30))
+            .infrastructureIdleLimit(Duration.ofMinutes(10))
+            .build();
+    try (Connection c = api.getConnection();
+        PreparedStatement select = c.prepareStatement("select ?::int")) {
+      // New server connections, opened by PgBouncer after the ALTER, hold the limits.
+      assertThat(query(c, "show statement_timeout")).isEqualTo("30s");
+      assertThat(query(c, "show lock_timeout")).isEqualTo("10s");
+      // prepareThreshold=0: a statement run more often than pgjdbc's threshold of 5 keeps working.
+      for (int i = 0; i < 10; i++) {
+        select.setInt(1, i);
+        try (ResultSet rs = select.executeQuery()) {
+          assertThat(rs.next()).isTrue();
+          assertThat(rs.getInt(1)).isEqualTo(i);
+        }
+      }
+    } finally {
+      api.close();
     }
   }
 
