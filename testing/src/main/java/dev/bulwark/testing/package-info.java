@@ -8,7 +8,10 @@
  * parameters. Where {@code BULWARK_TEST_REDIS_URL} or {@code BULWARK_TEST_POSTGRES_URL} is set,
  * those servers are used instead and nothing is started. {@link
  * dev.bulwark.testing.TestPostgres#newRole()} gives a role whose password the embedded server
- * checks, for tests of a wrong password.
+ * checks, for tests of a wrong password. {@link dev.bulwark.testing.TestPgBouncer} puts PgBouncer
+ * from the machine in front of that PostgreSQL, in transaction and in session mode; {@link
+ * dev.bulwark.testing.PgBouncerExtension} hands it to tests and skips them where PgBouncer is not
+ * installed.
  */
 @NullMarked
 package dev.bulwark.testing;
