@@ -8,7 +8,6 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
 import io.lettuce.core.sentinel.api.sync.RedisSentinelCommands;
-import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -33,15 +32,17 @@ import redis.embedded.core.ExecutableProvider;
  * follow a failover.
  *
  * <p>{@link #get()} extracts the {@code redis-server} binary shipped in the {@code
- * com.github.codemonstur:embedded-redis} artifact into a temporary folder and starts, each on a
- * free port of 127.0.0.1 and with a folder of its own: a master, a replica of it ({@code
- * replicaof}), both with persistence off, and three sentinels ({@code redis-server sentinel.conf
- * --sentinel}) that monitor the master as {@value #MASTER_NAME} with a quorum of {@value #QUORUM},
- * {@code down-after-milliseconds} {@value #DOWN_AFTER_MILLIS} and {@code failover-timeout} {@value
- * #FAILOVER_TIMEOUT_MILLIS}. It returns once every sentinel reports the master, its replica up and
- * in sync, and the two other sentinels; all the processes are stopped and their folders deleted
- * when the JVM exits. There is no external variant: every topology this class gives is one it
- * started, since {@link #killMaster()} has to own the processes.
+ * com.github.codemonstur:embedded-redis} artifact into a temporary folder (or takes the one {@link
+ * TestRedis} is pointed at with {@code bulwark.test.redis.binary} or {@code
+ * BULWARK_TEST_REDIS_BINARY}) and starts, each on a free port of 127.0.0.1 and with a folder of its
+ * own: a master, a replica of it ({@code replicaof}), both with persistence off, and three
+ * sentinels ({@code redis-server sentinel.conf --sentinel}) that monitor the master as {@value
+ * #MASTER_NAME} with a quorum of {@value #QUORUM}, {@code down-after-milliseconds} {@value
+ * #DOWN_AFTER_MILLIS} and {@code failover-timeout} {@value #FAILOVER_TIMEOUT_MILLIS}. It returns
+ * once every sentinel reports the master, its replica up and in sync, and the two other sentinels;
+ * all the processes are stopped and their folders deleted when the JVM exits. There is no external
+ * variant: every topology this class gives is one it started, since {@link #killMaster()} has to
+ * own the processes.
  *
  * <p>Thread-safe. {@link #killMaster()} is serialised with itself; commands sent to the master
  * while it runs fail or wait, as they would in production.
@@ -118,12 +119,15 @@ public final class TestRedisSentinel {
 
   /** Starts a topology of its own; the caller must {@link #shutdown()} it. */
   static TestRedisSentinel create() {
+    Path configured = RedisBinary.configured();
     Path root;
     Path binary;
     try {
       root = Files.createTempDirectory("bulwark-sentinel-");
-      File extracted = ExecutableProvider.newJarResourceProvider(root.toFile()).get();
-      binary = extracted.toPath();
+      binary =
+          configured != null
+              ? configured
+              : ExecutableProvider.newJarResourceProvider(root.toFile()).get().toPath();
     } catch (IOException e) {
       throw new IllegalStateException("cannot extract the embedded redis-server binary", e);
     }
