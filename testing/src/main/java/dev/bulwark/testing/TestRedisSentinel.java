@@ -121,14 +121,19 @@ public final class TestRedisSentinel {
   static TestRedisSentinel create() {
     Path configured = RedisBinary.configured();
     Path root;
-    Path binary;
     try {
       root = Files.createTempDirectory("bulwark-sentinel-");
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot create a temporary folder for Redis Sentinel", e);
+    }
+    Path binary;
+    try {
       binary =
           configured != null
               ? configured
               : ExecutableProvider.newJarResourceProvider(root.toFile()).get().toPath();
     } catch (IOException e) {
+      TempDirs.deleteQuietly(root);
       throw new IllegalStateException("cannot extract the embedded redis-server binary", e);
     }
     List<Integer> ports = freePorts(2 + SENTINELS);
