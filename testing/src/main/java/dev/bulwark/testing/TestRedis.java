@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import redis.embedded.RedisServer;
+import redis.embedded.core.RedisServerBuilder;
 
 /**
  * One real Redis server per JVM, for tests.
@@ -31,10 +32,13 @@ import redis.embedded.RedisServer;
  * <p>{@link #get()} starts the {@code redis-server} binary shipped in the {@code
  * com.github.codemonstur:embedded-redis} artifact on a free port of 127.0.0.1, with persistence off
  * ({@code save ""}, {@code appendonly no}) and its working directory in a temporary folder, and
- * stops it when the JVM exits. If the environment variable {@value #URL_VARIABLE} is set (for
- * example {@code redis://127.0.0.1:6379}), that server is used instead and nothing is started; the
- * fault-injection methods that need to own the process ({@link #stop()}, {@link #start()}, {@link
- * #restart()}) then throw {@link UnsupportedOperationException}.
+ * stops it when the JVM exits. The system property {@code bulwark.test.redis.binary} or, if it is
+ * not set, the environment variable {@code BULWARK_TEST_REDIS_BINARY} names another {@code
+ * redis-server} binary to start instead, for tests against another Redis version; one that is not
+ * an executable file fails {@link #get()}. If the environment variable {@value #URL_VARIABLE} is
+ * set (for example {@code redis://127.0.0.1:6379}), that server is used instead and nothing is
+ * started; the fault-injection methods that need to own the process ({@link #stop()}, {@link
+ * #start()}, {@link #restart()}) then throw {@link UnsupportedOperationException}.
  *
  * <p>Thread-safe. Administrative commands run on a short-lived connection of their own with a 5 s
  * timeout, so they work across restarts.
@@ -109,13 +113,18 @@ public final class TestRedis {
       URI uri = parseUrl(url.strip());
       return new TestRedis(RedisURI.create(uri), baseUrl(uri), query(uri), null, null);
     }
+    Path binary = RedisBinary.configured();
     int port = Ports.freeLoopbackPort();
     Path dir;
     RedisServer server;
     try {
       dir = Files.createTempDirectory("bulwark-redis-");
+      RedisServerBuilder builder = RedisServer.newRedisServer();
+      if (binary != null) {
+        builder.executableProvider(binary::toFile);
+      }
       server =
-          RedisServer.newRedisServer()
+          builder
               .port(port)
               .bind("127.0.0.1")
               .setting("save \"\"")
