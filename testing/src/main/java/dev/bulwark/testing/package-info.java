@@ -11,7 +11,13 @@
  * checks, for tests of a wrong password. {@link dev.bulwark.testing.TestPgBouncer} puts PgBouncer
  * from the machine in front of that PostgreSQL, in transaction and in session mode; {@link
  * dev.bulwark.testing.PgBouncerExtension} hands it to tests and skips them where PgBouncer is not
- * installed.
+ * installed. {@link dev.bulwark.testing.TestRedisCluster} starts a Redis Cluster of three masters
+ * with a replica each, with failover and slot moves on demand ({@link
+ * dev.bulwark.testing.RedisClusterExtension}); {@link dev.bulwark.testing.TestRedisSentinel} a
+ * master, a replica and three sentinels, with {@code killMaster()} failover ({@link
+ * dev.bulwark.testing.RedisSentinelExtension}). {@link dev.bulwark.testing.FaultProxy} puts a
+ * loopback TCP proxy with latency, blackhole, reset and refused connections in front of any of
+ * them.
  */
 @NullMarked
 package dev.bulwark.testing;
