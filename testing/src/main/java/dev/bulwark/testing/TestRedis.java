@@ -81,12 +81,21 @@ public final class TestRedis {
     this.urlQuery = urlQuery;
     this.server = server;
     this.workDir = workDir;
-    this.admin = RedisClient.create();
-    this.admin.setOptions(
+    this.admin = adminClient(ADMIN_TIMEOUT);
+  }
+
+  /**
+   * A client for the harness's own setup and fault commands: it never reconnects, and gives up
+   * connecting after {@code connectTimeout}, so a dead server fails a test instead of hanging it.
+   */
+  static RedisClient adminClient(Duration connectTimeout) {
+    RedisClient client = RedisClient.create();
+    client.setOptions(
         ClientOptions.builder()
             .autoReconnect(false)
-            .socketOptions(SocketOptions.builder().connectTimeout(ADMIN_TIMEOUT).build())
+            .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).build())
             .build());
+    return client;
   }
 
   /**

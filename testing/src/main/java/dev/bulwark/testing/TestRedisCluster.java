@@ -1,10 +1,8 @@
 package dev.bulwark.testing;
 
 import dev.bulwark.core.internal.Checks;
-import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.SocketOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
@@ -92,12 +90,7 @@ public final class TestRedisCluster {
   private TestRedisCluster(List<HostPort> seeds, Map<Integer, Node> nodes) {
     this.seeds = List.copyOf(seeds);
     this.nodes = nodes;
-    this.admin = RedisClient.create();
-    this.admin.setOptions(
-        ClientOptions.builder()
-            .autoReconnect(false)
-            .socketOptions(SocketOptions.builder().connectTimeout(ADMIN_TIMEOUT).build())
-            .build());
+    this.admin = TestRedis.adminClient(ADMIN_TIMEOUT);
   }
 
   /**

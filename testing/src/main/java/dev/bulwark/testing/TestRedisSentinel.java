@@ -1,9 +1,7 @@
 package dev.bulwark.testing;
 
-import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.SocketOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
@@ -90,12 +88,7 @@ public final class TestRedisSentinel {
     this.binary = binary;
     this.servers = servers;
     this.sentinels = sentinels;
-    this.admin = RedisClient.create();
-    this.admin.setOptions(
-        ClientOptions.builder()
-            .autoReconnect(false)
-            .socketOptions(SocketOptions.builder().connectTimeout(ADMIN_TIMEOUT).build())
-            .build());
+    this.admin = TestRedis.adminClient(ADMIN_TIMEOUT);
   }
 
   /**
