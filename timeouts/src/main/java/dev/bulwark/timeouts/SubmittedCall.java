@@ -48,7 +48,9 @@ import org.jspecify.annotations.Nullable;
  *       once. Fired after its work returned, a run does nothing.
  *   <li><b>Expiry timer.</b> Armed once the call is in the pool's queue (so that an expiry always
  *       finds the task it removes) and cancelled once the future is done, by whichever comes
- *       second. A thread may start, and even finish, the call before its expiry is armed.
+ *       second. A thread may start, and even finish, the call before its expiry is armed; the
+ *       expiry's delay is read before the hand-over, so a call that started at once and took time
+ *       does not shorten it.
  * </ul>
  *
  * <p>Thread-safe: each transition is an atomic operation.
@@ -126,14 +128,16 @@ final class SubmittedCall<T> implements Runnable {
       close(limiter.closedException());
       return;
     }
+    // Read before the call is handed over: a thread that starts it at once may take time (or, on
+    // a test's ticker, advance it), and the expiry counts from submission, not from arming.
+    long remainingNanos = Math.max(0, deadline.remainingNanos());
     try {
       pool.execute(this);
     } catch (RejectedExecutionException e) { // the pool shut down since admission
       close(limiter.isClosed() ? limiter.closedException() : e);
       return;
     }
-    ScheduledFuture<?> timer =
-        Watchdog.SHARED.schedule(this::expire, Math.max(0, deadline.remainingNanos()));
+    ScheduledFuture<?> timer = Watchdog.SHARED.schedule(this::expire, remainingNanos);
     expiry = timer;
     if (future.isDone()) {
       timer.cancel(false);
