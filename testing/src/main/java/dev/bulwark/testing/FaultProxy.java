@@ -45,6 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       pausing or restarting the server does not reproduce: only the client's own timeouts end the
  *       wait. Bytes swallowed are gone; after {@link #heal()} a connection that lost some is out of
  *       step with its server, so a test that heals should use new connections.
+ *   <li>{@link #blackholeOpenConnections()}: the same, for the connections open now only; new
+ *       connections pass. This is a failover that moved the server's address, or a NAT or firewall
+ *       that forgot the flows: the old connections go silent while a reconnect would work.
  *   <li>{@link #resetConnections()}: every open connection is closed with a TCP RST ({@code
  *       SO_LINGER} 0) on both sides; the client's next read or write fails with a connection reset.
  *   <li>{@link #refuseNewConnections(boolean)}: each new connection is accepted and reset at once,
@@ -199,6 +202,23 @@ public final class FaultProxy implements AutoCloseable {
       lock.notifyAll();
     }
     return this;
+  }
+
+  /**
+   * Swallows, from now on, every byte read from either side of each connection open now, and leaves
+   * the connections open; connections accepted later are served as before. {@link #heal()} does not
+   * undo it: the silenced connections stay silent until either side closes them.
+   *
+   * @return the number of connections silenced
+   */
+  public int blackholeOpenConnections() {
+    int count = 0;
+    for (Link link : List.copyOf(links)) {
+      if (link.silence()) {
+        count++;
+      }
+    }
+    return count;
   }
 
   /**
@@ -428,6 +448,7 @@ public final class FaultProxy implements AutoCloseable {
     private final Socket client;
     private final Socket server = new Socket();
     private final AtomicBoolean done = new AtomicBoolean();
+    private volatile boolean silenced;
 
     Link(Socket client) {
       this.client = client;
@@ -461,7 +482,7 @@ public final class FaultProxy implements AutoCloseable {
           if (!awaitLatency(toServer, readAt)) {
             break;
           }
-          if (blackholed) {
+          if (blackholed || silenced) {
             bytesSwallowed.addAndGet(read);
             continue;
           }
@@ -472,6 +493,19 @@ public final class FaultProxy implements AutoCloseable {
         // A side reset, or the proxy closed the sockets: the connection is over.
       }
       close(false);
+    }
+
+    /**
+     * Swallows every byte read from now on, in both directions.
+     *
+     * @return true if the connection was open and not yet silenced
+     */
+    boolean silence() {
+      if (done.get() || silenced) {
+        return false;
+      }
+      silenced = true;
+      return true;
     }
 
     /**

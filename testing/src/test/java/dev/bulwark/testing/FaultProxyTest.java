@@ -79,6 +79,32 @@ class FaultProxyTest {
   }
 
   @Test
+  void blackholingTheOpenConnectionsSilencesThemAndLetsNewOnesPass(TestRedis redis) {
+    try (FaultProxy proxy = FaultProxy.to(redis.host(), redis.port())) {
+      RedisClient client = RedisClient.create(through(proxy, redis, Duration.ofMillis(500)));
+      try (StatefulRedisConnection<String, String> old = client.connect()) {
+        assertThat(old.sync().ping()).isEqualTo("PONG");
+
+        assertThat(proxy.blackholeOpenConnections()).isOne();
+        assertThat(proxy.blackholeOpenConnections()).isZero(); // already silenced
+        proxy.heal(); // does not undo it: those bytes are lost for good
+        assertThatThrownBy(() -> old.sync().ping())
+            .isInstanceOf(RedisCommandTimeoutException.class);
+        assertThat(old.isOpen()).isTrue();
+        assertThat(proxy.bytesSwallowed()).isPositive();
+
+        try (StatefulRedisConnection<String, String> fresh = client.connect()) {
+          assertThat(fresh.sync().ping()).isEqualTo("PONG");
+          assertThat(proxy.connections()).isEqualTo(2);
+          assertThat(proxy.toString()).doesNotContain("blackhole");
+        }
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+
+  @Test
   void blackholedPgjdbcQueryFailsOnItsSocketTimeout(TestPostgres postgres) throws SQLException {
     try (FaultProxy proxy = FaultProxy.to(postgres.host(), postgres.port());
         Connection c =
