@@ -7,16 +7,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Shuts down the {@link ClientResources} a builder created, once, after the client that uses them
- * has shut down. Resources the caller passed in are left alone.
+ * has shut down, and first runs the client's own clean-up (its meters). Resources the caller passed
+ * in are left alone.
  */
 final class OwnedResources {
   private final ClientResources resources;
   private final boolean owned;
+  private final Runnable afterShutdown;
   private final AtomicBoolean released = new AtomicBoolean();
 
-  OwnedResources(ClientResources resources, boolean owned) {
+  /**
+   * @param afterShutdown run once the client has shut down, before the resources are; must not
+   *     throw, and may run more than once
+   */
+  OwnedResources(ClientResources resources, boolean owned, Runnable afterShutdown) {
     this.resources = resources;
     this.owned = owned;
+    this.afterShutdown = afterShutdown;
   }
 
   /**
@@ -24,7 +31,8 @@ final class OwnedResources {
    * resources have too. A client failure is reported after the resources are released.
    */
   CompletableFuture<Void> releaseAfter(
-      CompletableFuture<Void> clientShutdown, long quietPeriod, long timeout, TimeUnit unit) {
+      CompletableFuture<Void> shutdown, long quietPeriod, long timeout, TimeUnit unit) {
+    CompletableFuture<Void> clientShutdown = shutdown.whenComplete((v, e) -> afterShutdown.run());
     if (!owned || !released.compareAndSet(false, true)) {
       return clientShutdown;
     }

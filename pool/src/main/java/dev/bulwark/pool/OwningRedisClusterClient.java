@@ -6,23 +6,43 @@ import io.lettuce.core.resource.ClientResources;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link RedisClusterClient} that also shuts down the {@link ClientResources} its builder
- * created. Every shutdown method of Lettuce's client ends in {@link #shutdownAsync(long, long,
- * TimeUnit)}.
+ * created, and removes the meters of its {@link SilenceDetector}. Every shutdown method of
+ * Lettuce's client ends in {@link #shutdownAsync(long, long, TimeUnit)}.
  */
 final class OwningRedisClusterClient extends RedisClusterClient {
   private final OwnedResources resources;
+  private final @Nullable SilenceDetector detector;
 
-  OwningRedisClusterClient(ClientResources resources, List<RedisURI> seeds, boolean owned) {
+  OwningRedisClusterClient(
+      ClientResources resources,
+      List<RedisURI> seeds,
+      boolean owned,
+      @Nullable SilenceDetector detector) {
     super(resources, seeds);
-    this.resources = new OwnedResources(resources, owned);
+    this.detector = detector;
+    this.resources =
+        new OwnedResources(
+            resources,
+            owned,
+            () -> {
+              if (detector != null) {
+                detector.close();
+              }
+            });
   }
 
   @Override
   public CompletableFuture<Void> shutdownAsync(long quietPeriod, long timeout, TimeUnit timeUnit) {
     return resources.releaseAfter(
         super.shutdownAsync(quietPeriod, timeout, timeUnit), quietPeriod, timeout, timeUnit);
+  }
+
+  /** {@return the client's silence detector, null when it is off; for tests} */
+  @Nullable SilenceDetector detector() {
+    return detector;
   }
 }

@@ -67,7 +67,9 @@ public final class Pools {
     RedisURI target =
         RedisUris.parse("url", url, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
     return new RedisClientBuilder(
-        target, "url=" + Secrets.maskUrl(url), new RedisSettings(RedisSettings.Transport.DETECTED));
+        target,
+        "url=" + Secrets.maskUrl(url),
+        new RedisSettings(RedisSettings.Transport.DETECTED, "redis"));
   }
 
   /**
@@ -89,7 +91,7 @@ public final class Pools {
     String shown = RedisUris.show(target);
     RedisUris.check("uri", target, shown);
     return new RedisClientBuilder(
-        target, "uri=" + shown, new RedisSettings(RedisSettings.Transport.DETECTED));
+        target, "uri=" + shown, new RedisSettings(RedisSettings.Transport.DETECTED, "redis"));
   }
 
   /**
@@ -117,7 +119,7 @@ public final class Pools {
       shown.add(Secrets.maskUrl(url));
     }
     return new RedisClusterClientBuilder(
-        seeds, shown, new RedisSettings(RedisSettings.Transport.DETECTED));
+        seeds, shown, new RedisSettings(RedisSettings.Transport.DETECTED, "redis-cluster"));
   }
 
   /**
@@ -147,7 +149,7 @@ public final class Pools {
       shown.add(RedisUris.show(node));
     }
     return new RedisClusterClientBuilder(
-        seeds, shown, new RedisSettings(RedisSettings.Transport.DETECTED));
+        seeds, shown, new RedisSettings(RedisSettings.Transport.DETECTED, "redis-cluster"));
   }
 
   private static RedisURI clusterSeed(RedisURI seed) {

@@ -37,6 +37,14 @@ import java.util.StringJoiner;
  * new {@link ClientResources}, whose threads are named {@code bulwark-pool-redis-<kind>-<n>} and
  * which are released when the client shuts down.
  *
+ * <p><b>Silent connections.</b> A connection that stays open while nothing comes back is closed,
+ * and Lettuce reconnects, after 3 consecutive command timeouts or when, idle for 5 s, it does not
+ * answer a {@code PING} within the command timeout. With the defaults such a connection is replaced
+ * within 15 s of going silent (5 s when three or more commands were in flight, 10 s when it was
+ * idle), instead of failing every command until TCP keepalive gives up. See {@link
+ * #detectSilentConnections(boolean)}, {@link #reconnectAfterTimeouts(int)} and {@link
+ * #idleProbe(Duration, Duration)}.
+ *
  * <p><b>Checks.</b> A value out of its range throws {@link IllegalArgumentException} from its
  * setter; a setting given twice throws {@link IllegalStateException}; {@link #build()} throws
  * {@link IllegalStateException} for settings the environment or each other rule out.
@@ -56,6 +64,76 @@ public final class RedisClientBuilder {
     this.target = target;
     this.shown = shown;
     this.settings = settings;
+  }
+
+  /**
+   * Names the client in its meters ({@code name} tag) and log lines. Default: {@code redis}. Two
+   * clients that share a meter registry need different names.
+   *
+   * @param name 1 to 63 letters, digits, '.', '_' or '-'
+   * @return this builder
+   * @throws IllegalArgumentException if {@code name} is not such a name
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder name(String name) {
+    settings.name(name);
+    return this;
+  }
+
+  /**
+   * Turns the replacement of silent connections on or off. A connection that stays open while
+   * nothing comes back (a failover that moved the server's address, a NAT or firewall that forgot
+   * the flow) is closed, and so reconnected, after {@link #reconnectAfterTimeouts(int)} consecutive
+   * command timeouts, or when it is idle and does not answer the {@link #idleProbe(Duration,
+   * Duration) probe}. Default: on. Without it such a connection fails every command by timeout
+   * until TCP keepalive gives up, if it ever does.
+   *
+   * @param detect false to turn it off
+   * @return this builder
+   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when it is
+   *     off and {@code reconnectAfterTimeouts} or {@code idleProbe} is set)
+   */
+  public RedisClientBuilder detectSilentConnections(boolean detect) {
+    settings.detectSilentConnections(detect);
+    return this;
+  }
+
+  /**
+   * Sets how many consecutive commands on one connection may time out before the connection is
+   * closed and reconnected. An answer of any kind, a value or an error reply, starts the count
+   * again; a cancelled command or a lost connection does not count. Commands in flight together
+   * time out together, so a busy connection reaches the count one command timeout after it went
+   * silent, and one that runs one command at a time after this many. Default: 3.
+   *
+   * @param timeouts 1 to 100
+   * @return this builder
+   * @throws IllegalArgumentException if {@code timeouts} is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder reconnectAfterTimeouts(int timeouts) {
+    settings.reconnectAfterTimeouts(timeouts);
+    return this;
+  }
+
+  /**
+   * Sets the probe of idle connections: once a connection has read and written nothing for {@code
+   * interval}, and owes no answer, it is sent a {@code PING}; no answer within {@code timeout}
+   * closes and reconnects it, so that the next command finds a working connection. A connection
+   * that still awaits an answer (a blocking {@code BLPOP}, {@code XREAD BLOCK}) or is inside {@code
+   * MULTI} is not probed; nor is one with traffic, since any byte restarts the interval. Default:
+   * every 5 s of idleness, with the command timeout as the probe's timeout, so that a server that
+   * answers commands in time always passes. A shorter timeout replaces a slow connection sooner,
+   * and also one whose server is merely slower than it.
+   *
+   * @param interval 100 ms to 1 h
+   * @param timeout 10 ms to 10 min
+   * @return this builder
+   * @throws IllegalArgumentException if a value is out of range
+   * @throws IllegalStateException if it was already set
+   */
+  public RedisClientBuilder idleProbe(Duration interval, Duration timeout) {
+    settings.idleProbe(interval, timeout);
+    return this;
   }
 
   /**
@@ -172,7 +250,8 @@ public final class RedisClientBuilder {
    * Uses the caller's {@link ClientResources} (event loops, timers) instead of new ones, for
    * example to share them among several clients. The client does not shut them down; the caller
    * does, after every client using them. The reconnect delay and the command latency recorder are
-   * then those of the resources. Default: new resources, released with the client.
+   * then those of the resources. Their {@code NettyCustomizer} still runs, before the one that
+   * detects silent connections. Default: new resources, released with the client.
    *
    * @param resources the resources
    * @return this builder
@@ -184,14 +263,17 @@ public final class RedisClientBuilder {
   }
 
   /**
-   * Records command latencies in a registry through Lettuce's Micrometer recorder ({@code
-   * lettuce.command.completion} and {@code lettuce.command.firstresponse}, tagged by command).
-   * Default: none.
+   * Registers the client's meters in a registry: {@code bulwark.pool.redis.reconnects} (silent
+   * connections closed, tagged {@code name} and {@code cause}, {@code timeouts} or {@code probe}),
+   * removed when the client shuts down; and, unless {@link #clientResources(ClientResources)} is
+   * set (their recorder is then used), command latencies through Lettuce's Micrometer recorder
+   * ({@code lettuce.command.completion} and {@code lettuce.command.firstresponse}, tagged by
+   * command). Default: none; reconnects are still logged.
    *
    * @param registry the registry
    * @return this builder
-   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when {@link
-   *     #clientResources(ClientResources)} is set)
+   * @throws IllegalStateException if it was already set ({@link #build()} throws it too when the
+   *     registry holds the meters of another Redis client of the same {@link #name(String) name})
    */
   public RedisClientBuilder meterRegistry(MeterRegistry registry) {
     settings.meterRegistry(registry);
@@ -206,14 +288,16 @@ public final class RedisClientBuilder {
    *
    * @return a new client
    * @throws IllegalStateException if {@code tcpUserTimeout} or {@code keepAlive} was set and the
-   *     transport cannot apply it, or {@code clientResources} was combined with {@code
-   *     maxReconnectDelay} or {@code meterRegistry}
+   *     transport cannot apply it, {@code clientResources} was combined with {@code
+   *     maxReconnectDelay}, {@code detectSilentConnections(false)} with its settings, or the meter
+   *     registry holds the meters of another client of this name
    */
   public RedisClient build() {
     settings.check();
-    ClientResources resources = settings.resources("redis");
+    SilenceDetector detector = settings.silenceDetector();
+    ClientResources resources = settings.resources("redis", detector);
     RedisClient client =
-        new OwningRedisClient(resources, settings.uri(target), settings.ownsResources());
+        new OwningRedisClient(resources, settings.uri(target), settings.ownsResources(), detector);
     client.setOptions(settings.applyTo(ClientOptions.builder()).build());
     return client;
   }

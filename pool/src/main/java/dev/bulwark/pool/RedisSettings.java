@@ -3,6 +3,7 @@ package dev.bulwark.pool;
 import static dev.bulwark.core.internal.Checks.seconds;
 
 import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ClientOptions.DisconnectedBehavior;
 import io.lettuce.core.RedisURI;
@@ -42,6 +43,8 @@ final class RedisSettings {
   static final Duration DEFAULT_MAX_RECONNECT_DELAY = Duration.ofSeconds(2);
   static final Duration MIN_RECONNECT_DELAY = Duration.ofMillis(10);
   static final Duration DEFAULT_TOPOLOGY_REFRESH_PERIOD = Duration.ofSeconds(60);
+  static final int DEFAULT_RECONNECT_AFTER_TIMEOUTS = 3;
+  static final Duration DEFAULT_PROBE_INTERVAL = Duration.ofSeconds(5);
 
   static final Duration MIN_TIMEOUT = Duration.ofMillis(10);
   static final Duration MAX_CONNECT_TIMEOUT = Duration.ofMinutes(5);
@@ -55,6 +58,9 @@ final class RedisSettings {
   static final Duration MAX_RECONNECT_DELAY = Duration.ofMinutes(5);
   static final Duration MIN_TOPOLOGY_REFRESH_PERIOD = Duration.ofSeconds(1);
   static final Duration MAX_TOPOLOGY_REFRESH_PERIOD = Duration.ofHours(1);
+  static final int MAX_RECONNECT_AFTER_TIMEOUTS = 100;
+  static final Duration MIN_PROBE_INTERVAL = Duration.ofMillis(100);
+  static final Duration MAX_PROBE_INTERVAL = Duration.ofHours(1);
 
   /** Which socket options the running JVM's Netty transport can apply. */
   interface Transport {
@@ -80,6 +86,12 @@ final class RedisSettings {
   }
 
   private final Transport transport;
+  private final String defaultName;
+  private @Nullable String name;
+  private @Nullable Boolean detectSilentConnections;
+  private @Nullable Integer reconnectAfterTimeouts;
+  private @Nullable Duration probeInterval;
+  private @Nullable Duration probeTimeout;
   private @Nullable Duration connectTimeout;
   private @Nullable Duration commandTimeout;
   private @Nullable KeepAlive keepAlive;
@@ -90,8 +102,13 @@ final class RedisSettings {
   private @Nullable ClientResources clientResources;
   private @Nullable MeterRegistry meterRegistry;
 
-  RedisSettings(Transport transport) {
+  /**
+   * @param transport what the transport can apply
+   * @param defaultName the client's name when none is given: {@code redis}, {@code redis-cluster}
+   */
+  RedisSettings(Transport transport, String defaultName) {
     this.transport = transport;
+    this.defaultName = defaultName;
   }
 
   /**
@@ -104,6 +121,38 @@ final class RedisSettings {
     uri.setTimeout(commandTimeout());
     uri.getSentinels().forEach(sentinel -> sentinel.setTimeout(commandTimeout()));
     return uri;
+  }
+
+  void name(String name) {
+    Checks.requireUnset("name", this.name);
+    this.name = Checks.identifier("name", name);
+  }
+
+  void detectSilentConnections(boolean detect) {
+    Checks.requireUnset("detectSilentConnections", detectSilentConnections);
+    detectSilentConnections = detect;
+  }
+
+  void reconnectAfterTimeouts(int timeouts) {
+    Checks.requireUnset("reconnectAfterTimeouts", reconnectAfterTimeouts);
+    reconnectAfterTimeouts =
+        Checks.between("reconnectAfterTimeouts", timeouts, 1, MAX_RECONNECT_AFTER_TIMEOUTS);
+  }
+
+  void idleProbe(Duration interval, Duration timeout) {
+    Checks.requireUnset("idleProbe", probeInterval);
+    Checks.between(
+        "idleProbe interval",
+        Objects.requireNonNull(interval, "interval"),
+        MIN_PROBE_INTERVAL,
+        MAX_PROBE_INTERVAL);
+    Checks.between(
+        "idleProbe timeout",
+        Objects.requireNonNull(timeout, "timeout"),
+        MIN_TIMEOUT,
+        MAX_COMMAND_TIMEOUT);
+    probeInterval = interval;
+    probeTimeout = timeout;
   }
 
   void connectTimeout(Duration timeout) {
@@ -189,6 +238,10 @@ final class RedisSettings {
     return commandTimeout == null ? DEFAULT_COMMAND_TIMEOUT : commandTimeout;
   }
 
+  String name() {
+    return name == null ? defaultName : name;
+  }
+
   /** Checks what can only be checked once every setting is known, before anything is created. */
   void check() {
     if (clientResources != null && maxReconnectDelay != null) {
@@ -196,10 +249,16 @@ final class RedisSettings {
           "maxReconnectDelay cannot be combined with clientResources: set the reconnect delay on"
               + " the ClientResources you pass");
     }
-    if (clientResources != null && meterRegistry != null) {
+    if (Boolean.FALSE.equals(detectSilentConnections)
+        && (reconnectAfterTimeouts != null || probeInterval != null)) {
       throw new IllegalStateException(
-          "meterRegistry cannot be combined with clientResources: set a command latency recorder"
-              + " on the ClientResources you pass");
+          (reconnectAfterTimeouts != null ? "reconnectAfterTimeouts" : "idleProbe")
+              + " cannot be combined with detectSilentConnections(false): it configures the"
+              + " detection that turns off");
+    }
+    MeterRegistry registry = meterRegistry;
+    if (registry != null && detectsSilence()) {
+      Meters.requireUnused(registry, SilenceDetector.RECONNECTS, "Redis client", name(), "name");
     }
     if (tcpUserTimeout != null && !transport.tcpUserTimeout()) {
       throw new IllegalStateException(
@@ -271,6 +330,36 @@ final class RedisSettings {
     return socket.build();
   }
 
+  private boolean detectsSilence() {
+    return !Boolean.FALSE.equals(detectSilentConnections);
+  }
+
+  /**
+   * The client's silent-connection rule, its meters registered; null when it is turned off. Call
+   * once per client, after {@link #check()}.
+   */
+  @Nullable SilenceDetector silenceDetector() {
+    if (!detectsSilence()) {
+      return null;
+    }
+    ClientResources given = clientResources;
+    SilenceDetector detector =
+        new SilenceDetector(
+            name(),
+            reconnectAfterTimeouts == null
+                ? DEFAULT_RECONNECT_AFTER_TIMEOUTS
+                : reconnectAfterTimeouts,
+            (probeInterval == null ? DEFAULT_PROBE_INTERVAL : probeInterval).toNanos(),
+            (probeTimeout == null ? commandTimeout() : probeTimeout).toNanos(),
+            commandTimeout().toNanos(),
+            given == null ? null : given.nettyCustomizer());
+    MeterRegistry registry = meterRegistry;
+    if (registry != null) {
+      detector.bindTo(registry);
+    }
+    return detector;
+  }
+
   /** True when the client is to release its resources on shutdown (it created them). */
   boolean ownsResources() {
     return clientResources == null;
@@ -281,10 +370,10 @@ final class RedisSettings {
    * named {@code bulwark-pool-<name>-<kind>-<n>}, for example {@code
    * bulwark-pool-redis-nioEventLoop-1}.
    */
-  ClientResources resources(String name) {
+  ClientResources resources(String name, @Nullable SilenceDetector detector) {
     ClientResources given = clientResources;
     if (given != null) {
-      return given;
+      return detector == null ? given : new CustomizedResources(given, detector);
     }
     Duration max = maxReconnectDelay == null ? DEFAULT_MAX_RECONNECT_DELAY : maxReconnectDelay;
     ClientResources.Builder resources =
@@ -298,6 +387,9 @@ final class RedisSettings {
                     max,
                     MIN_RECONNECT_DELAY.toMillis(),
                     TimeUnit.MILLISECONDS));
+    if (detector != null) {
+      resources.nettyCustomizer(detector);
+    }
     MeterRegistry registry = meterRegistry;
     if (registry != null) {
       resources.commandLatencyRecorder(
@@ -308,6 +400,18 @@ final class RedisSettings {
 
   /** Adds {@code setting=value} for each setting that was given, none of them secret. */
   void describe(StringJoiner out) {
+    if (name != null) {
+      out.add("name=" + name);
+    }
+    Checks.addSetting(out, "detectSilentConnections", detectSilentConnections);
+    Checks.addSetting(out, "reconnectAfterTimeouts", reconnectAfterTimeouts);
+    if (probeInterval != null && probeTimeout != null) {
+      out.add(
+          "idleProbe="
+              + Checks.format(
+                  "interval %s, timeout %s",
+                  Checks.duration(probeInterval), Checks.duration(probeTimeout)));
+    }
     Checks.addSetting(out, "connectTimeout", connectTimeout);
     Checks.addSetting(out, "commandTimeout", commandTimeout);
     Checks.addSetting(out, "keepAlive", keepAlive);

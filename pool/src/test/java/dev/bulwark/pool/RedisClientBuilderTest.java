@@ -46,7 +46,8 @@ class RedisClientBuilderTest {
   }
 
   private static RedisClientBuilder builder(RedisSettings.Transport transport) {
-    return new RedisClientBuilder(RedisURI.create(URL), "url=" + URL, new RedisSettings(transport));
+    return new RedisClientBuilder(
+        RedisURI.create(URL), "url=" + URL, new RedisSettings(transport, "redis"));
   }
 
   @Test
@@ -89,7 +90,7 @@ class RedisClientBuilderTest {
 
   @Test
   void withANativeTransportTcpUserTimeoutIsApplied() {
-    RedisSettings settings = new RedisSettings(transport(true, true));
+    RedisSettings settings = new RedisSettings(transport(true, true), "redis");
     SocketOptions socket = settings.socketOptions();
     assertThat(socket.isEnableTcpUserTimeout()).isTrue();
     assertThat(socket.getTcpUserTimeout().getTcpUserTimeout()).isEqualTo(Duration.ofSeconds(30));
@@ -97,13 +98,13 @@ class RedisClientBuilderTest {
 
   @Test
   void withoutANativeTransportTcpUserTimeoutIsLeftOut() {
-    RedisSettings settings = new RedisSettings(transport(false, true));
+    RedisSettings settings = new RedisSettings(transport(false, true), "redis");
     assertThat(settings.socketOptions().isEnableTcpUserTimeout()).isFalse();
   }
 
   @Test
   void withoutExtendedKeepAliveTheOperatingSystemsTimingsApply() {
-    SocketOptions socket = new RedisSettings(transport(false, false)).socketOptions();
+    SocketOptions socket = new RedisSettings(transport(false, false), "redis").socketOptions();
     assertThat(socket.isKeepAlive()).isTrue();
     // Plain SO_KEEPALIVE: Lettuce's untouched keepalive options, the kernel's timings.
     assertThat(socket.getKeepAlive().getIdle())
@@ -134,7 +135,7 @@ class RedisClientBuilderTest {
 
   @Test
   void explicitSettingsReachTheOptions() {
-    RedisSettings settings = new RedisSettings(transport(true, true));
+    RedisSettings settings = new RedisSettings(transport(true, true), "redis");
     new RedisClientBuilder(RedisURI.create(URL), "url=" + URL, settings)
         .connectTimeout(Duration.ofMillis(500))
         .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(5), 2)
@@ -561,8 +562,19 @@ class RedisClientBuilderTest {
     ClientResources shared = ClientResources.create();
     try {
       RedisClient client = Pools.redis(URL).clientResources(shared).build();
-      assertThat(client.getResources()).isSameAs(shared);
+      // The same threads and timer, with the silence detector as the Netty customizer.
+      assertThat(client.getResources().eventExecutorGroup()).isSameAs(shared.eventExecutorGroup());
+      assertThat(client.getResources().eventLoopGroupProvider())
+          .isSameAs(shared.eventLoopGroupProvider());
+      assertThat(client.getResources().timer()).isSameAs(shared.timer());
+      assertThat(client.getResources().nettyCustomizer()).isInstanceOf(SilenceDetector.class);
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      assertThat(shared.eventExecutorGroup().isShuttingDown()).isFalse();
+
+      RedisClient plain =
+          Pools.redis(URL).clientResources(shared).detectSilentConnections(false).build();
+      assertThat(plain.getResources()).isSameAs(shared);
+      plain.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       assertThat(shared.eventExecutorGroup().isShuttingDown()).isFalse();
     } finally {
       shared.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
