@@ -7,6 +7,7 @@ import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
 import dev.bulwark.pool.PoolProfile;
 import dev.bulwark.pool.Pools;
+import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.TestDatabase;
 import dev.bulwark.testing.TestPostgres;
 import dev.bulwark.testing.TestRedis;
@@ -82,6 +83,7 @@ public final class Demo {
     }
     retryWithBudget(registry);
     redisClient(redis);
+    silentRedisConnection(redis, registry);
     System.out.println("== metrics");
     System.out.println(
         "cancel hooks failed, dropped, overdue: "
@@ -90,6 +92,16 @@ public final class Demo {
             + hookCount(registry, "dropped")
             + ", "
             + hookCount(registry, "overdue"));
+  }
+
+  private static long reconnects(MeterRegistry registry, String cause) {
+    return (long)
+        registry
+            .get("bulwark.pool.redis.reconnects")
+            .tag("name", "demo")
+            .tag("cause", cause)
+            .functionCounter()
+            .count();
   }
 
   private static long hookCount(MeterRegistry registry, String outcome) {
@@ -138,6 +150,57 @@ public final class Demo {
     } finally {
       client.shutdown();
     }
+  }
+
+  /**
+   * Finding 9, the outage it leads to: a connection that stays open while nothing comes back is
+   * replaced after three command timeouts, not timed out command after command.
+   */
+  private static void silentRedisConnection(TestRedis redis, MeterRegistry registry)
+      throws InterruptedException {
+    System.out.println(
+        "== pool: a silent Redis connection replaced after 3 timeouts in a row (timeout 500 ms)");
+    try (FaultProxy proxy = FaultProxy.to(redis.host(), redis.port())) {
+      RedisClient client =
+          Pools.redis("redis://" + proxy.host() + ":" + proxy.port())
+              .name("demo")
+              .commandTimeout(Duration.ofMillis(500))
+              .meterRegistry(registry)
+              .build();
+      try (StatefulRedisConnection<String, String> connection = client.connect()) {
+        connection.sync().set("demo:greeting", "hello");
+        proxy.blackholeOpenConnections();
+        System.out.println(
+            "the open connection now swallows every byte, as after a failover to a new address;"
+                + " new connections pass");
+        long outage = System.nanoTime();
+        for (int attempt = 1; attempt <= 50; attempt++) {
+          long start = System.nanoTime();
+          try {
+            String value = connection.sync().get("demo:greeting");
+            System.out.printf(
+                "GET %d -> %s in %d ms; %d ms after the connection went silent, on a new"
+                    + " connection%n",
+                attempt, value, millisSince(start), millisSince(outage));
+            System.out.printf(
+                "bulwark.pool.redis.reconnects{name=demo}: cause=timeouts %d, cause=probe %d%n",
+                reconnects(registry, "timeouts"), reconnects(registry, "probe"));
+            break;
+          } catch (RuntimeException e) {
+            System.out.printf(
+                "GET %d failed in %d ms: %s%n",
+                attempt, millisSince(start), e.getClass().getSimpleName());
+            Thread.sleep(20); // a caller's pause before its next request
+          }
+        }
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+
+  private static long millisSince(long start) {
+    return Duration.ofNanos(System.nanoTime() - start).toMillis();
   }
 
   /** Finding 11: a calculation limit answered with HTTP 408. */

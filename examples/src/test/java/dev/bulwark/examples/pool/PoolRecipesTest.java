@@ -14,6 +14,7 @@ import dev.bulwark.pool.PoolSettings;
 import dev.bulwark.pool.PoolSnapshot;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.pool.ServerSettings;
+import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.PostgresExtension;
 import dev.bulwark.testing.RedisExtension;
 import dev.bulwark.testing.TestDatabase;
@@ -635,6 +636,58 @@ class PoolRecipesTest {
       thread.shutdownNow();
       redis.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
+  }
+
+  // Recipe: replace a silent Redis connection sooner
+
+  @Test
+  void aSilentConnectionIsReplacedWithinTheRecipesBounds(TestRedis server) throws Exception {
+    MeterRegistry registry = new SimpleMeterRegistry();
+    try (FaultProxy proxy = FaultProxy.to(server.host(), server.port())) {
+      String database = server.cleanDatabaseUrl().substring(server.url().length());
+      String redisUrl = "redis://" + proxy.host() + ":" + proxy.port() + database;
+
+      // snippet:begin pool-redis-silent
+      RedisClient redis =
+          Pools.redis(redisUrl)
+              .name("sessions") // the name tag of its meters
+              .commandTimeout(Duration.ofSeconds(1))
+              .reconnectAfterTimeouts(3) // busy: replaced within 1 s; one command at a time: 3 s
+              .idleProbe(Duration.ofSeconds(2), Duration.ofSeconds(1)) // idle: within 3 s
+              .meterRegistry(registry)
+              .build();
+      StatefulRedisConnection<String, String> connection = redis.connect();
+      // snippet:end
+
+      try {
+        connection.sync().set("session:1", "alice");
+        long silent = System.nanoTime();
+        proxy.blackholeOpenConnections(); // as after a failover that moved the server's address
+        awaitTrue(
+            () ->
+                reconnects(registry, "sessions", "probe") == 1 && proxy.acceptedConnections() == 2);
+        assertThat(Duration.ofNanos(System.nanoTime() - silent))
+            .isLessThan(Duration.ofSeconds(3).plus(Duration.ofSeconds(2))); // the bound + slack
+        // Idle when it went silent: the probe found it, and no command paid a timeout.
+        awaitTrue(connection::isOpen);
+        assertThat(connection.sync().get("session:1")).isEqualTo("alice");
+        assertThat(reconnects(registry, "sessions", "timeouts")).isZero();
+      } finally {
+        connection.close();
+        redis.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      }
+      assertThat(registry.find("bulwark.pool.redis.reconnects").meters()).isEmpty();
+    }
+  }
+
+  private static long reconnects(MeterRegistry registry, String name, String cause) {
+    return (long)
+        registry
+            .get("bulwark.pool.redis.reconnects")
+            .tag("name", name)
+            .tag("cause", cause)
+            .functionCounter()
+            .count();
   }
 
   // Helpers
