@@ -90,8 +90,7 @@ final class RedisSettings {
   private @Nullable String name;
   private @Nullable Boolean detectSilentConnections;
   private @Nullable Integer reconnectAfterTimeouts;
-  private @Nullable Duration probeInterval;
-  private @Nullable Duration probeTimeout;
+  private @Nullable IdleProbe probe;
   private @Nullable Duration connectTimeout;
   private @Nullable Duration commandTimeout;
   private @Nullable KeepAlive keepAlive;
@@ -140,7 +139,7 @@ final class RedisSettings {
   }
 
   void idleProbe(Duration interval, Duration timeout) {
-    Checks.requireUnset("idleProbe", probeInterval);
+    Checks.requireUnset("idleProbe", probe);
     Checks.between(
         "idleProbe interval",
         Objects.requireNonNull(interval, "interval"),
@@ -151,8 +150,7 @@ final class RedisSettings {
         Objects.requireNonNull(timeout, "timeout"),
         MIN_TIMEOUT,
         MAX_COMMAND_TIMEOUT);
-    probeInterval = interval;
-    probeTimeout = timeout;
+    probe = new IdleProbe(interval, timeout);
   }
 
   void connectTimeout(Duration timeout) {
@@ -250,7 +248,7 @@ final class RedisSettings {
               + " the ClientResources you pass");
     }
     if (Boolean.FALSE.equals(detectSilentConnections)
-        && (reconnectAfterTimeouts != null || probeInterval != null)) {
+        && (reconnectAfterTimeouts != null || probe != null)) {
       throw new IllegalStateException(
           (reconnectAfterTimeouts != null ? "reconnectAfterTimeouts" : "idleProbe")
               + " cannot be combined with detectSilentConnections(false): it configures the"
@@ -349,8 +347,8 @@ final class RedisSettings {
             reconnectAfterTimeouts == null
                 ? DEFAULT_RECONNECT_AFTER_TIMEOUTS
                 : reconnectAfterTimeouts,
-            (probeInterval == null ? DEFAULT_PROBE_INTERVAL : probeInterval).toNanos(),
-            (probeTimeout == null ? commandTimeout() : probeTimeout).toNanos(),
+            (probe == null ? DEFAULT_PROBE_INTERVAL : probe.interval()).toNanos(),
+            (probe == null ? commandTimeout() : probe.timeout()).toNanos(),
             commandTimeout().toNanos(),
             given == null ? null : given.nettyCustomizer());
     MeterRegistry registry = meterRegistry;
@@ -405,13 +403,7 @@ final class RedisSettings {
     }
     Checks.addSetting(out, "detectSilentConnections", detectSilentConnections);
     Checks.addSetting(out, "reconnectAfterTimeouts", reconnectAfterTimeouts);
-    if (probeInterval != null && probeTimeout != null) {
-      out.add(
-          "idleProbe="
-              + Checks.format(
-                  "interval %s, timeout %s",
-                  Checks.duration(probeInterval), Checks.duration(probeTimeout)));
-    }
+    Checks.addSetting(out, "idleProbe", probe);
     Checks.addSetting(out, "connectTimeout", connectTimeout);
     Checks.addSetting(out, "commandTimeout", commandTimeout);
     Checks.addSetting(out, "keepAlive", keepAlive);
@@ -424,6 +416,15 @@ final class RedisSettings {
     }
     if (meterRegistry != null) {
       out.add("meterRegistry=" + meterRegistry.getClass().getSimpleName());
+    }
+  }
+
+  /** The probe of idle connections. */
+  private record IdleProbe(Duration interval, Duration timeout) {
+    @Override
+    public String toString() {
+      return Checks.format(
+          "interval %s, timeout %s", Checks.duration(interval), Checks.duration(timeout));
     }
   }
 

@@ -445,11 +445,11 @@ class RedisSilenceSettingsTest {
         () -> b.reconnectAfterTimeouts(6),
         IllegalStateException.class,
         "reconnectAfterTimeouts was already set to 5");
-    // The text shows the interval given first, not its timeout.
+    // The text shows both values given first.
     assertRefused(
         () -> b.idleProbe(Duration.ofSeconds(2), ms(500)),
         IllegalStateException.class,
-        "idleProbe was already set to 1000 ms");
+        "idleProbe was already set to interval 1000 ms, timeout 250 ms");
     // Repetition is found before the value is checked.
     assertRefused(
         () -> b.reconnectAfterTimeouts(0),
@@ -458,7 +458,7 @@ class RedisSilenceSettingsTest {
     assertRefused(
         () -> b.idleProbe(Duration.ZERO, Duration.ZERO),
         IllegalStateException.class,
-        "idleProbe was already set to 1000 ms");
+        "idleProbe was already set to interval 1000 ms, timeout 250 ms");
     // The first values stand.
     assertThat(rule(build(b)))
         .isEqualTo(

@@ -283,12 +283,18 @@ public final class FaultProxy implements AutoCloseable {
     return refused.get();
   }
 
-  /** {@return the number of bytes written to the server since the start} */
+  /**
+   * {@return the number of bytes forwarded to the server since the start, counted as each write to
+   * it begins}
+   */
   public long bytesToServer() {
     return bytesToServer.get();
   }
 
-  /** {@return the number of bytes written to clients since the start} */
+  /**
+   * {@return the number of bytes forwarded to clients since the start, counted as each write to
+   * them begins}
+   */
   public long bytesToClient() {
     return bytesToClient.get();
   }
@@ -486,8 +492,9 @@ public final class FaultProxy implements AutoCloseable {
             bytesSwallowed.addAndGet(read);
             continue;
           }
-          out.write(buffer, 0, read);
+          // Counted first: the other side may act on the bytes before write() returns here.
           forwarded.addAndGet(read);
+          out.write(buffer, 0, read);
         }
       } catch (IOException e) {
         // A side reset, or the proxy closed the sockets: the connection is over.
