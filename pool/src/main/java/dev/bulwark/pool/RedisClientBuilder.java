@@ -100,10 +100,13 @@ public final class RedisClientBuilder {
 
   /**
    * Sets how many consecutive commands on one connection may time out before the connection is
-   * closed and reconnected. An answer of any kind, a value or an error reply, starts the count
-   * again; a cancelled command or a lost connection does not count. Commands in flight together
-   * time out together, so a busy connection reaches the count one command timeout after it went
-   * silent, and one that runs one command at a time after this many. Default: 3.
+   * closed and reconnected. A timeout counts when the command waited at least half the command
+   * timeout and nothing was read on the connection since it was sent; a shorter one (a command
+   * clamped to a request's deadline, a caller's early cancel), one while answers still arrive, or a
+   * lost connection does not. An answer of any kind, a value or an error reply, starts the count
+   * again. Commands in flight together time out together, so a busy connection reaches the count
+   * one command timeout after it went silent, and one that runs one command at a time after this
+   * many. Default: 3.
    *
    * @param timeouts 1 to 100
    * @return this builder

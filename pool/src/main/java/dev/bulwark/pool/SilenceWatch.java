@@ -35,9 +35,9 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li><b>Command timeouts.</b> Last in the pipeline, it sees every command the client writes and
  *       follows its completion: an answer (a value or an error reply) resets the count of
- *       consecutive timeouts, a {@link RedisCommandTimeoutException} adds one, and so does a cancel
- *       that looks like one (see {@link #unansweredCancel}); anything else (an early cancel, a lost
- *       connection) leaves it alone. At the threshold the channel is closed.
+ *       consecutive timeouts, a timeout that shows silence adds one (see {@link #silentTimeout}),
+ *       anything else (a short or early timeout, a cancel, a lost connection) leaves it alone. At
+ *       the threshold the channel is closed.
  *   <li><b>Idle probe.</b> An {@link IdleStateHandler} first in the pipeline, so that it sees the
  *       bytes, calls {@link #idle} once nothing was read or written for the probe interval. A
  *       {@code PING} is then written through Lettuce's command handler, unless a command is still
@@ -55,10 +55,26 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
   private final SilenceDetector detector;
   private final int threshold;
   private final long probeTimeoutNanos;
-  private final long cancelAsTimeoutNanos;
+  private final long silentTimeoutNanos;
 
   /** Reads seen by the idle timer (event loop only, read from any thread). */
   private volatile long reads;
+
+  /**
+   * Since when the connection has owed an answer and read nothing, on {@link System#nanoTime()}:
+   * set by a read while commands are awaited (the read may answer them all), and by a command
+   * written when nothing is owed (none awaited, none timed out unanswered); {@link #NOT_OWING}
+   * after a read that leaves none awaited. Event loop only, read from any thread.
+   */
+  private volatile long owingSince = NOT_OWING;
+
+  private static final long NOT_OWING = Long.MIN_VALUE;
+
+  /**
+   * A command timed out and nothing was read since: its answer is still owed, though no command is
+   * awaited. Cleared by a read.
+   */
+  private volatile boolean timedOutUnanswered;
 
   /** Commands written and not yet completed. */
   private final AtomicInteger awaited = new AtomicInteger();
@@ -73,15 +89,15 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
   private volatile @Nullable AsyncCommand<String, String, String> probe;
 
   /**
-   * @param commandTimeoutNanos the client's command timeout: a command cancelled at half of it or
-   *     later, with nothing read since it was written, counts as a timeout
+   * @param commandTimeoutNanos the client's command timeout, which {@link #silentTimeout} measures
+   *     silence against
    */
   SilenceWatch(
       SilenceDetector detector, int threshold, long probeTimeoutNanos, long commandTimeoutNanos) {
     this.detector = detector;
     this.threshold = threshold;
     this.probeTimeoutNanos = probeTimeoutNanos;
-    this.cancelAsTimeoutNanos = commandTimeoutNanos / 2;
+    this.silentTimeoutNanos = commandTimeoutNanos - commandTimeoutNanos / 10;
   }
 
   /** {@return the idle timer to put first in the pipeline, which calls {@link #idle}} */
@@ -91,6 +107,8 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
       @SuppressWarnings("NonAtomicVolatileUpdate") // the event loop is the only writer
       public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         reads++;
+        timedOutUnanswered = false;
+        owingSince = awaited.get() > 0 ? System.nanoTime() : NOT_OWING;
         super.channelRead(ctx, msg);
       }
 
@@ -133,7 +151,11 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
     if (!(command instanceof CompleteableCommand<?> completeable) || command.isDone()) {
       return;
     }
-    Completion completion = new Completion(reads, System.nanoTime());
+    if (owingSince == NOT_OWING || (awaited.get() == 0 && !timedOutUnanswered)) {
+      // Nothing owed: the read that set owingSince may have been the answer to the last command.
+      owingSince = System.nanoTime();
+    }
+    Completion completion = new Completion(reads);
     awaited.incrementAndGet();
     completeable.onComplete(completion);
     // A CommandWrapper that completed between the two checks drops callbacks added after it.
@@ -146,11 +168,9 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
   @SuppressWarnings("serial") // never serialized: an AtomicBoolean only for its compare-and-set
   private final class Completion extends AtomicBoolean implements BiConsumer<Object, Throwable> {
     private final long readsAtWrite;
-    private final long writtenAt;
 
-    Completion(long readsAtWrite, long writtenAt) {
+    Completion(long readsAtWrite) {
       this.readsAtWrite = readsAtWrite;
-      this.writtenAt = writtenAt;
     }
 
     @Override
@@ -168,8 +188,7 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
       }
       if (failure == null || failure instanceof RedisCommandExecutionException) {
         consecutiveTimeouts.set(0);
-      } else if (failure instanceof RedisCommandTimeoutException
-          || unansweredCancel(failure, readsAtWrite, writtenAt)) {
+      } else if (silentTimeout(failure, readsAtWrite)) {
         int count = consecutiveTimeouts.incrementAndGet();
         if (count >= threshold) {
           close(
@@ -181,15 +200,35 @@ final class SilenceWatch extends ChannelOutboundHandlerAdapter {
   }
 
   /**
-   * Whether a cancellation is a timeout in disguise: Lettuce's synchronous API cancels a command
-   * that outlived its timeout, and usually before the command's own timeout fires. It counts when
-   * the command waited half the command timeout or more and nothing was read since it was written;
-   * a caller that cancels early, or while answers arrive, shows no silence.
+   * Whether a command's failure shows a silent connection: it timed out, nothing was read on the
+   * connection since it was written, and the connection has owed an answer, reading nothing, for at
+   * least 90 % of the client's command timeout.
+   *
+   * <ul>
+   *   <li>A timeout is a {@link RedisCommandTimeoutException}, or a cancel: Lettuce's synchronous
+   *       API cancels a command that outlived its timeout, usually before the command's own timeout
+   *       fires.
+   *   <li>A command with the full timeout that times out meets the rest by itself (the 10 % absorb
+   *       the lag between its dispatch and its write).
+   *   <li>One that times out sooner (clamped to what a request's deadline has left, by
+   *       bulwark-timeouts' {@code RedisTimeouts}, or cancelled early by its caller) counts only
+   *       once the connection has been silent that long: before, it says more about the caller's
+   *       budget than about the connection. So a server that answers within 90 % of the command
+   *       timeout is never taken for silent, and a silent one is found even when every command runs
+   *       under a short deadline.
+   *   <li>Bytes read since the write mean the server answers, if late: a slow server whose
+   *       pipelined answers still arrive is not silent.
+   * </ul>
    */
-  private boolean unansweredCancel(Throwable failure, long readsAtWrite, long writtenAt) {
-    return failure instanceof CancellationException
-        && reads == readsAtWrite
-        && System.nanoTime() - writtenAt >= cancelAsTimeoutNanos;
+  private boolean silentTimeout(Throwable failure, long readsAtWrite) {
+    if (!(failure instanceof RedisCommandTimeoutException
+            || failure instanceof CancellationException)
+        || reads != readsAtWrite) {
+      return false;
+    }
+    timedOutUnanswered = true;
+    long since = owingSince;
+    return since != NOT_OWING && System.nanoTime() - since >= silentTimeoutNanos;
   }
 
   /** Called on the event loop once the channel has been idle for the probe interval. */

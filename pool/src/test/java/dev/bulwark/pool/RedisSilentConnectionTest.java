@@ -109,6 +109,8 @@ class RedisSilentConnectionTest {
           try {
             value[0] = connection.sync().get("k");
             return true;
+          } catch (RedisCommandTimeoutException e) {
+            return false; // on the silent connection
           } catch (RedisException e) {
             assertThat(e.getMessage()).isIn(REJECTED);
             return false;
@@ -149,6 +151,50 @@ class RedisSilentConnectionTest {
       assertThat(reconnects("probe")).isZero();
       assertThat(proxy.acceptedConnections()).isEqualTo(2);
       assertThat(redis.get("k")).isEqualTo("v");
+    }
+  }
+
+  @Test
+  void shortTimeoutsAgainstASlowButAnsweringServerAreNotSilence() throws Exception {
+    RedisClient client =
+        build(
+            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
+                .commandTimeout(Duration.ofSeconds(1))
+                .idleProbe(Duration.ofMinutes(1), Duration.ofSeconds(1)) // the timeouts rule alone
+                .meterRegistry(registry));
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      connection.sync().set("k", "v");
+      proxy.latencyToClient(Duration.ofMillis(300));
+      // As a request's deadline clamps a command: 100 ms, against answers that take 300 ms.
+      connection.setTimeout(Duration.ofMillis(100));
+      for (int i = 0; i < 10; i++) {
+        assertThatThrownBy(() -> connection.sync().get("k"))
+            .isInstanceOf(RedisCommandTimeoutException.class);
+      }
+      assertThat(reconnects("timeouts")).isZero();
+      assertThat(proxy.acceptedConnections()).isOne();
+
+      connection.setTimeout(Duration.ofSeconds(1));
+      assertThat(connection.sync().get("k")).isEqualTo("v");
+    }
+  }
+
+  @Test
+  void aSilentConnectionIsFoundEvenWhenEveryCommandHasAShortTimeout() throws Exception {
+    RedisClient client = build(throughProxy().idleProbe(Duration.ofMinutes(1), COMMAND_TIMEOUT));
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      connection.sync().set("k", "v");
+      Duration shortTimeout = Duration.ofMillis(50);
+      connection.setTimeout(shortTimeout);
+      proxy.blackholeOpenConnections();
+
+      long start = System.nanoTime();
+      // Counted once the connection has owed an answer for 90 % of the 500 ms command timeout.
+      Duration bound = COMMAND_TIMEOUT.plus(shortTimeout.multipliedBy(3));
+      assertThat(firstAnswer(connection, bound.plus(SLACK))).isEqualTo("v");
+      assertThat(since(start)).isLessThan(bound.plus(SLACK));
+      assertThat(reconnects("timeouts")).isEqualTo(1.0);
+      assertThat(proxy.acceptedConnections()).isEqualTo(2);
     }
   }
 
