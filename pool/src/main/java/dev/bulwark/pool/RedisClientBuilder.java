@@ -100,13 +100,15 @@ public final class RedisClientBuilder {
 
   /**
    * Sets how many consecutive commands on one connection may time out before the connection is
-   * closed and reconnected. A timeout counts when the command waited at least half the command
-   * timeout and nothing was read on the connection since it was sent; a shorter one (a command
-   * clamped to a request's deadline, a caller's early cancel), one while answers still arrive, or a
-   * lost connection does not. An answer of any kind, a value or an error reply, starts the count
-   * again. Commands in flight together time out together, so a busy connection reaches the count
-   * one command timeout after it went silent, and one that runs one command at a time after this
-   * many. Default: 3.
+   * closed and reconnected. A timeout counts when nothing was read on the connection since the
+   * command was sent and the connection has owed an answer, reading nothing, for at least 90 % of
+   * the command timeout: a command with the full timeout meets that by timing out, a shorter one
+   * (clamped to a request's deadline, cancelled early by its caller) only once the connection has
+   * been silent that long. So a server that answers within 90 % of the command timeout is never
+   * taken for silent. A lost connection does not count; an answer of any kind, a value or an error
+   * reply, starts the count again. Commands in flight together time out together, so a busy
+   * connection reaches the count one command timeout after it went silent, and one that runs one
+   * command at a time after this many. Default: 3.
    *
    * @param timeouts 1 to 100
    * @return this builder
