@@ -101,14 +101,16 @@ public final class RedisClientBuilder {
   /**
    * Sets how many consecutive commands on one connection may time out before the connection is
    * closed and reconnected. A timeout counts when nothing was read on the connection since the
-   * command was sent and the connection has owed an answer, reading nothing, for at least 90 % of
-   * the command timeout: a command with the full timeout meets that by timing out, a shorter one
-   * (clamped to a request's deadline, cancelled early by its caller) only once the connection has
-   * been silent that long. So a server that answers within 90 % of the command timeout is never
-   * taken for silent. A lost connection does not count; an answer of any kind, a value or an error
-   * reply, starts the count again. Commands in flight together time out together, so a busy
-   * connection reaches the count one command timeout after it went silent, and one that runs one
-   * command at a time after this many. Default: 3.
+   * command was sent, and the command waited at least 90 % of the command timeout or the connection
+   * has owed an answer, reading nothing, for a whole command timeout: a shorter timeout (clamped to
+   * a request's deadline, or a caller that gave up early) counts only once the connection has been
+   * silent that long. So a server that answers within the command timeout is never taken for
+   * silent. A caller that gives up counts like a timeout, on every API (a synchronous call's
+   * cancel, Reactor's {@code Mono.timeout}, a future's {@code orTimeout}). A lost connection does
+   * not count; an answer of any kind, a value or an error reply, starts the count again. Commands
+   * in flight together time out together, so a busy connection reaches the count one command
+   * timeout after it went silent, and one that runs one command at a time after this many. Default:
+   * 3.
    *
    * @param timeouts 1 to 100
    * @return this builder
@@ -122,7 +124,7 @@ public final class RedisClientBuilder {
 
   /**
    * Sets the probe of idle connections: once a connection has read and written nothing for {@code
-   * interval}, and owes no answer, it is sent a {@code PING}; no answer within {@code timeout}
+   * interval}, and awaits no command, it is sent a {@code PING}; no answer within {@code timeout}
    * closes and reconnects it, so that the next command finds a working connection. A connection
    * that still awaits an answer (a blocking {@code BLPOP}, {@code XREAD BLOCK}) or is inside {@code
    * MULTI} is not probed; nor is one with traffic, since any byte restarts the interval. Default:

@@ -350,7 +350,7 @@ final class RedisSettings {
             (probe == null ? DEFAULT_PROBE_INTERVAL : probe.interval()).toNanos(),
             (probe == null ? commandTimeout() : probe.timeout()).toNanos(),
             commandTimeout().toNanos(),
-            given == null ? null : given.nettyCustomizer());
+            given == null ? null : SilenceDetector.withoutDetectors(given.nettyCustomizer()));
     MeterRegistry registry = meterRegistry;
     if (registry != null) {
       detector.bindTo(registry);

@@ -36,6 +36,22 @@ final class SilenceDetector implements NettyCustomizer {
   /** The meter: connections closed because they went silent, tagged by {@link Cause}. */
   static final String RECONNECTS = Meters.name("pool", "redis.reconnects");
 
+  private static final String IDLE = "bulwark-idle";
+  private static final String WATCH = "bulwark-silence";
+
+  /**
+   * {@return the customizer of the caller's resources without the silence detectors in it} A client
+   * built on the resources of another bulwark client watches its own connections, and counts them
+   * in its own meters.
+   */
+  static @Nullable NettyCustomizer withoutDetectors(@Nullable NettyCustomizer customizer) {
+    NettyCustomizer c = customizer;
+    while (c instanceof SilenceDetector detector) {
+      c = detector.next;
+    }
+    return c;
+  }
+
   /** Why a connection was closed; the {@code cause} tag of {@link #RECONNECTS}. */
   enum Cause {
     /** Consecutive commands timed out on the connection. */
@@ -124,11 +140,14 @@ final class SilenceDetector implements NettyCustomizer {
     if (next != null) {
       next.afterChannelInitialized(channel);
     }
+    if (channel.pipeline().get(WATCH) != null) {
+      return; // watched already, by a customizer this one runs first
+    }
     SilenceWatch watch = new SilenceWatch(this, timeouts, probeTimeoutNanos, commandTimeoutNanos);
     // First in the pipeline, the idle timer sees every byte, read or written; last, the watch sees
     // every command the client writes, before Lettuce's handlers encode it.
-    channel.pipeline().addFirst("bulwark-idle", watch.idleTrigger(probeIntervalNanos));
-    channel.pipeline().addLast("bulwark-silence", watch);
+    channel.pipeline().addFirst(IDLE, watch.idleTrigger(probeIntervalNanos));
+    channel.pipeline().addLast(WATCH, watch);
   }
 
   /** Counts a probe sent. */

@@ -199,6 +199,70 @@ class RedisSilentConnectionTest {
   }
 
   @Test
+  void reactiveCallersThatGiveUpFirstStillShowTheSilence() throws Exception {
+    Duration timeout = Duration.ofSeconds(1);
+    RedisClient client =
+        build(
+            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
+                .commandTimeout(timeout)
+                .idleProbe(Duration.ofMinutes(1), timeout) // the timeouts rule alone
+                .meterRegistry(registry));
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      connection.sync().set("k", "v");
+      proxy.blackholeOpenConnections();
+
+      // Reactor's timeout, just under the command's, cancels the subscription inside Lettuce's
+      // command wrapper: no completion callback, and the command's own timeout never fires.
+      Duration callerTimeout = Duration.ofMillis(950);
+      long start = System.nanoTime();
+      int timeouts = 0;
+      String value = null;
+      while (value == null && since(start).compareTo(Duration.ofSeconds(15)) < 0) {
+        try {
+          value = connection.reactive().get("k").timeout(callerTimeout).block();
+        } catch (RuntimeException e) {
+          if (e.getCause() instanceof java.util.concurrent.TimeoutException) {
+            timeouts++;
+          } else {
+            assertThat(e.getMessage()).isIn(REJECTED);
+          }
+        }
+      }
+      assertThat(value).isEqualTo("v");
+      // Three timeouts judged when the next command is written, so the fourth one's write closes.
+      assertThat(timeouts).isBetween(3, 4);
+      assertThat(since(start)).isLessThan(callerTimeout.multipliedBy(4).plus(SLACK));
+      assertThat(reconnects("timeouts")).isEqualTo(1.0);
+    }
+  }
+
+  @Test
+  void aClientOnAnotherClientsResourcesWatchesItsOwnConnections() throws Exception {
+    RedisClient first = build(Pools.redis(direct).name("first").meterRegistry(registry));
+    RedisClient second = build(throughProxy().name("second").clientResources(first.getResources()));
+    try (StatefulRedisConnection<String, String> a = first.connect();
+        StatefulRedisConnection<String, String> b = second.connect()) {
+      a.sync().set("k", "v");
+      assertThat(b.sync().get("k")).isEqualTo("v");
+      proxy.blackholeOpenConnections();
+      assertThat(firstAnswer(b, COMMAND_TIMEOUT.multipliedBy(3).plus(SLACK))).isEqualTo("v");
+
+      assertThat(count("second", "timeouts")).isEqualTo(1.0);
+      assertThat(count("first", "timeouts")).isZero();
+      assertThat(a.sync().get("k")).isEqualTo("v");
+    }
+  }
+
+  private double count(String name, String cause) {
+    return registry
+        .get("bulwark.pool.redis.reconnects")
+        .tag("name", name)
+        .tag("cause", cause)
+        .functionCounter()
+        .count();
+  }
+
+  @Test
   void aBusyConnectionIsReplacedOneCommandTimeoutAfterItWentSilent() throws Exception {
     RedisClient client = build(throughProxy());
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
