@@ -161,8 +161,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       this.allInvalidations = invalidationCounter(registry, "all");
       this.discarded =
           Counter.builder(DISCARDED_METER)
-              .description(
-                  "Loaded values not kept because an invalidation of their key overlapped the load")
+              .description("Loaded values not kept because an invalidation overlapped their load")
               .tag(Meters.NAME_TAG, name)
               .register(registry);
       meters.add(discarded);
@@ -232,11 +231,41 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     checkOpen();
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(loader, "loader");
-    Entry<V> entry = cache.get(key, k -> load(k, loader));
+    Loading loading = new Loading(loader);
+    Entry<V> entry = cache.get(key, loading);
     if (entry != null && invalidations.isStale(entry)) {
+      if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
+        discard(key, entry);
+        return entry.value;
+      }
       entry = reload(key, loader);
+      if (entry != null && invalidations.isStale(entry)) {
+        discard(key, entry);
+      }
     }
     return entry == null ? null : entry.value;
+  }
+
+  private void discard(K key, Entry<V> entry) {
+    if (cache.asMap().remove(key, entry)) {
+      increment(discarded);
+    }
+  }
+
+  /** The mapping function of one {@code get}, which tells whether it was the one that loaded. */
+  private final class Loading implements Function<K, @Nullable Entry<V>> {
+    private final Function<? super K, ? extends @Nullable V> loader;
+    boolean loaded;
+
+    Loading(Function<? super K, ? extends @Nullable V> loader) {
+      this.loader = loader;
+    }
+
+    @Override
+    public @Nullable Entry<V> apply(K key) {
+      loaded = true; // Caffeine runs the mapping function on the calling thread
+      return load(key, loader);
+    }
   }
 
   /**
@@ -442,9 +471,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
                   return current; // filled or put meanwhile: that one is at least as new
                 }
                 if (invalidations.invalidatedSince(k, stamp)) {
-                  if (discarded != null) {
-                    discarded.increment();
-                  }
+                  increment(discarded);
                   return null;
                 }
                 added[0]++;
