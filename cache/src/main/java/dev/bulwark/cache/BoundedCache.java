@@ -1,0 +1,904 @@
+package dev.bulwark.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.CacheLoader;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Policy;
+import com.github.benmanes.caffeine.cache.Ticker;
+import com.github.benmanes.caffeine.cache.Weigher;
+import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import com.github.benmanes.caffeine.cache.stats.ConcurrentStatsCounter;
+import com.github.benmanes.caffeine.cache.stats.StatsCounter;
+import dev.bulwark.core.internal.Checks;
+import dev.bulwark.core.internal.Meters;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.cache.CaffeineStatsCounter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.StringJoiner;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A bounded in-process cache on Caffeine, with one load per key at a time, expiry, remembered
+ * absences, and invalidation by key, by tag and of everything.
+ *
+ * <p>Build one with {@link #builder(String)}; a bound ({@code maximumSize} or {@code
+ * maximumWeight}) is required. Eviction is Caffeine's W-TinyLFU, close to LRU for a recency-biased
+ * workload and better than it for a frequency-biased one.
+ *
+ * <p><b>Loads.</b> {@link #get(Object, Function)} calls the loader at most once at a time per key:
+ * concurrent callers of a missing key wait for the one load and share its result. A loader that
+ * returns {@code null} caches nothing, unless {@code cacheMissingFor} is set: then the absence is
+ * remembered for that shorter time, and reads answer {@code null} without calling the loader. A
+ * loader that throws a {@link RuntimeException} or an {@link Error} caches nothing; the exception
+ * reaches the caller unwrapped (and each waiting caller of the same key gets it too). A loader must
+ * not read or write this cache for the same key: Caffeine refuses the recursive update with an
+ * {@link IllegalStateException}. Bulk loads ({@link #getAll}, {@link #warm}) are not deduplicated:
+ * two concurrent bulk loads of one key both call their loader, as in Caffeine.
+ *
+ * <p><b>Invalidation.</b> {@link #invalidate(Object)} and {@link #invalidateAll()} remove at once.
+ * {@link #invalidateTag(String)} takes constant time whatever the size: it records that the tag
+ * moved on, and an entry written before that, under any of its tags, is treated as absent by the
+ * next read, which removes it. A load that was running when an invalidation of its key, its tag or
+ * the whole cache came in returns its value to its caller but does not keep it in the cache. Only
+ * this instance is invalidated: the cache has no second tier yet.
+ *
+ * <p><b>Meters</b>, when a registry is given: Micrometer's own Caffeine binding ({@code
+ * CaffeineStatsCounter}: {@code cache.gets} by {@code result}, {@code cache.loads} by {@code
+ * result}, {@code cache.evictions} by {@code cause}, {@code cache.size}), tagged {@code cache} and
+ * {@code name} with the cache's name; and {@code bulwark.cache.invalidations} by {@code scope}
+ * ({@code key}, {@code tag}, {@code all}) and {@code bulwark.cache.fills.discarded} (loaded values
+ * not kept because an invalidation overlapped their load), tagged {@code name}. A read that finds
+ * an entry of an invalidated tag counts as a hit, then a load: Caffeine counts the lookup before
+ * the tag is checked.
+ *
+ * <p><b>Thread-safe.</b> {@link #close()} removes the meters and the entries; every later call but
+ * {@link #name()}, {@link #toString()} and {@code close} throws {@link IllegalStateException}.
+ *
+ * @param <K> the key type; keys are compared with {@code equals}, as in a {@link java.util.HashMap}
+ * @param <V> the value type
+ */
+public final class BoundedCache<K, V> implements AutoCloseable {
+
+  /** The most entries {@code maximumSize} accepts: 1,000,000,000. */
+  static final long MAX_SIZE = 1_000_000_000L;
+
+  static final String INVALIDATIONS_METER = Meters.name("cache", "invalidations");
+  static final String DISCARDED_METER = Meters.name("cache", "fills.discarded");
+
+  private final String name;
+  private final String settings;
+  private final Cache<K, Entry<V>> cache;
+  private final StatsCounter stats;
+  private final Invalidations invalidations;
+  private final @Nullable Function<? super K, ? extends @Nullable V> loader;
+  private final @Nullable Function<? super K, ? extends @Nullable Collection<String>> tags;
+  private final boolean cacheMissing;
+  private final long bound;
+  private final boolean weighted;
+  private final @Nullable MeterRegistry registry;
+  private final List<Meter> meters = new ArrayList<>();
+  private final @Nullable Counter keyInvalidations;
+  private final @Nullable Counter tagInvalidations;
+  private final @Nullable Counter allInvalidations;
+  private final @Nullable Counter discarded;
+  private final AtomicBoolean metersRemoved = new AtomicBoolean();
+  private volatile boolean closed;
+
+  private BoundedCache(Builder<K, V> builder) {
+    this.name = builder.name;
+    this.settings = builder.settings();
+    this.loader = builder.loader;
+    this.tags = builder.tags;
+    this.cacheMissing = builder.cacheMissingFor != null;
+    this.weighted = builder.weigher != null;
+    this.bound = weighted ? builder.maximumWeight : builder.maximumSize;
+    Executor executor = builder.executor == null ? ForkJoinPool.commonPool() : builder.executor;
+    this.invalidations = new Invalidations(tags != null, executor);
+    MeterRegistry registry = builder.meterRegistry;
+    this.registry = registry;
+    CaffeineStatsCounter micrometer =
+        registry == null
+            ? null
+            : new CaffeineStatsCounter(registry, name, Tags.of(Meters.NAME_TAG, name));
+    this.stats = micrometer == null ? new ConcurrentStatsCounter() : micrometer;
+
+    Caffeine<K, Entry<V>> typed = typed(Caffeine.newBuilder());
+    typed.executor(executor).recordStats(() -> stats);
+    if (builder.ticker != null) {
+      typed.ticker(builder.ticker);
+    }
+    Weigher<? super K, ? super V> weigher = builder.weigher;
+    if (weigher != null) {
+      typed =
+          typed
+              .maximumWeight(builder.maximumWeight)
+              .weigher((K key, Entry<V> entry) -> weigh(weigher, key, entry));
+    } else {
+      typed.maximumSize(builder.maximumSize);
+    }
+    Duration positive =
+        builder.expireAfterWrite != null ? builder.expireAfterWrite : builder.expireAfterAccess;
+    if (positive != null || builder.cacheMissingFor != null) {
+      long positiveNanos = positive == null ? Long.MAX_VALUE : Checks.saturatedNanos(positive);
+      long absentNanos =
+          builder.cacheMissingFor == null
+              ? positiveNanos
+              : Checks.saturatedNanos(builder.cacheMissingFor);
+      typed =
+          typed.expireAfter(
+              new EntryExpiry<>(positiveNanos, builder.expireAfterAccess != null, absentNanos));
+    }
+    if (builder.refreshAfterWrite != null) {
+      typed = typed.refreshAfterWrite(builder.refreshAfterWrite);
+    }
+    Function<? super K, ? extends @Nullable V> configured = loader;
+    if (configured != null) {
+      this.cache = typed.build(loaderOf(configured));
+    } else {
+      this.cache = typed.build();
+    }
+
+    if (registry != null && micrometer != null) {
+      micrometer.registerSizeMetric(cache);
+      this.keyInvalidations = invalidationCounter(registry, "key");
+      this.tagInvalidations = invalidationCounter(registry, "tag");
+      this.allInvalidations = invalidationCounter(registry, "all");
+      this.discarded =
+          Counter.builder(DISCARDED_METER)
+              .description("Loaded values not kept because an invalidation overlapped their load")
+              .tag(Meters.NAME_TAG, name)
+              .register(registry);
+      meters.add(discarded);
+    } else {
+      this.keyInvalidations = null;
+      this.tagInvalidations = null;
+      this.allInvalidations = null;
+      this.discarded = null;
+    }
+  }
+
+  private Counter invalidationCounter(MeterRegistry registry, String scope) {
+    Counter counter =
+        Counter.builder(INVALIDATIONS_METER)
+            .description("Invalidations asked for, by scope: one key, one tag, or all")
+            .tag(Meters.NAME_TAG, name)
+            .tag("scope", scope)
+            .register(registry);
+    meters.add(counter);
+    return counter;
+  }
+
+  @SuppressWarnings("unchecked") // Caffeine's builder is typed once the first typed setting is made
+  private static <K, V> Caffeine<K, Entry<V>> typed(Caffeine<Object, Object> builder) {
+    return (Caffeine<K, Entry<V>>) (Caffeine<?, ?>) builder;
+  }
+
+  private static <K, V> int weigh(Weigher<? super K, ? super V> weigher, K key, Entry<V> entry) {
+    V value = entry.value;
+    return value == null ? 1 : weigher.weigh(key, value);
+  }
+
+  /**
+   * Returns a builder.
+   *
+   * @param name the cache's name, used in its meters and messages: 1 to 63 letters, digits, {@code
+   *     '.'}, {@code '_'} or {@code '-'}
+   * @param <K> the key type
+   * @param <V> the value type
+   * @return a new builder
+   * @throws IllegalArgumentException if {@code name} is not such a name
+   */
+  public static <K, V> Builder<K, V> builder(String name) {
+    return new Builder<>(name);
+  }
+
+  /** {@return the cache's name} */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * Returns the value for {@code key}, loading it with {@code loader} if the cache holds none.
+   * While one thread loads a key, other callers of the same key wait for that load and get its
+   * result; callers of other keys do not wait.
+   *
+   * @param key the key
+   * @param loader called with {@code key} when the cache holds no entry for it; may return {@code
+   *     null} for "no such value", which is remembered for {@code cacheMissingFor} if that is set
+   *     and not cached otherwise
+   * @return the value, or {@code null} if the loader returned {@code null} now or, within {@code
+   *     cacheMissingFor}, before
+   * @throws RuntimeException what the loader threw, unwrapped; nothing is cached
+   * @throws IllegalStateException if the cache is closed
+   */
+  public @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader) {
+    checkOpen();
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(loader, "loader");
+    Loading loading = new Loading(loader);
+    Entry<V> entry = cache.get(key, loading);
+    if (entry != null && invalidations.isStale(entry)) {
+      if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
+        discard(key, entry);
+        return entry.value;
+      }
+      entry = reload(key, loader);
+      if (entry != null && invalidations.isStale(entry)) {
+        discard(key, entry);
+      }
+    }
+    return entry == null ? null : entry.value;
+  }
+
+  private void discard(K key, Entry<V> entry) {
+    if (cache.asMap().remove(key, entry)) {
+      increment(discarded);
+    }
+  }
+
+  /** The mapping function of one {@code get}, which tells whether it was the one that loaded. */
+  private final class Loading implements Function<K, @Nullable Entry<V>> {
+    private final Function<? super K, ? extends @Nullable V> loader;
+    boolean loaded;
+
+    Loading(Function<? super K, ? extends @Nullable V> loader) {
+      this.loader = loader;
+    }
+
+    @Override
+    public @Nullable Entry<V> apply(K key) {
+      loaded = true; // Caffeine runs the mapping function on the calling thread
+      return load(key, loader);
+    }
+  }
+
+  /**
+   * Returns the value for {@code key}, loading it with the builder's {@code loader} if the cache
+   * holds none; see {@link #get(Object, Function)}.
+   *
+   * @param key the key
+   * @return the value, or {@code null} for a key the loader has no value for
+   * @throws RuntimeException what the loader threw, unwrapped; nothing is cached
+   * @throws IllegalStateException if the cache is closed, or was built without a {@code loader}
+   */
+  public @Nullable V get(K key) {
+    checkOpen();
+    Function<? super K, ? extends @Nullable V> configured = loader;
+    if (configured == null) {
+      throw new IllegalStateException(
+          "cache " + name + " has no loader: pass one to get(key, loader), or set loader");
+    }
+    return get(key, configured);
+  }
+
+  private @Nullable Entry<V> reload(K key, Function<? super K, ? extends @Nullable V> loader) {
+    return cache
+        .asMap()
+        .compute(
+            key,
+            (k, current) ->
+                current != null && !invalidations.isStale(current) ? current : load(k, loader));
+  }
+
+  // Caffeine's CacheLoader may return null (its V is @Nullable): the key is then absent.
+  @SuppressWarnings("NullAway")
+  private CacheLoader<K, Entry<V>> loaderOf(Function<? super K, ? extends @Nullable V> configured) {
+    return key -> load(key, configured);
+  }
+
+  /** Loads one key; the stamp is taken first, so an invalidation during the load makes it stale. */
+  private @Nullable Entry<V> load(K key, Function<? super K, ? extends @Nullable V> loader) {
+    long stamp = invalidations.stamp();
+    V value = loader.apply(key);
+    if (value == null && !cacheMissing) {
+      return null;
+    }
+    return new Entry<>(value, stamp, tagsOf(key));
+  }
+
+  private String[] tagsOf(K key) {
+    Function<? super K, ? extends @Nullable Collection<String>> function = tags;
+    if (function == null) {
+      return Entry.noTags();
+    }
+    Collection<String> of = function.apply(key);
+    if (of == null || of.isEmpty()) {
+      return Entry.noTags();
+    }
+    String[] array = new LinkedHashSet<>(of).toArray(new String[0]);
+    for (String tag : array) {
+      Objects.requireNonNull(tag, "tags returned a null tag");
+    }
+    return array;
+  }
+
+  /**
+   * Returns the value the cache holds for {@code key}, without loading.
+   *
+   * @param key the key
+   * @return the value, or {@code null} if the cache holds none or remembers the key as absent
+   * @throws IllegalStateException if the cache is closed
+   */
+  public @Nullable V getIfPresent(K key) {
+    checkOpen();
+    Objects.requireNonNull(key, "key");
+    Entry<V> entry = cache.getIfPresent(key);
+    if (entry == null) {
+      return null;
+    }
+    if (invalidations.isStale(entry)) {
+      cache.asMap().remove(key, entry);
+      return null;
+    }
+    return entry.value;
+  }
+
+  /**
+   * Returns the values for {@code keys}, loading those the cache holds none for with one call of
+   * {@code loader}. The loaded values are kept, but those of a key that was invalidated (by key,
+   * tag or {@link #invalidateAll()}) while the bulk load ran, which are returned but not kept, and
+   * those of keys another thread filled meanwhile, which are returned in place of the cached ones.
+   *
+   * @param keys the keys; duplicates are looked up once
+   * @param loader called once, with the keys missing from the cache (an unmodifiable set), unless
+   *     none is missing; it returns the values it found, and a key it leaves out has no value
+   *     (remembered as absent when {@code cacheMissingFor} is set). Entries for keys it was not
+   *     asked for are ignored
+   * @return the values found, in the order of {@code keys}, without the keys that have no value;
+   *     unmodifiable
+   * @throws RuntimeException what the loader threw, unwrapped; nothing it would have loaded is
+   *     cached
+   * @throws IllegalStateException if the cache is closed
+   */
+  public Map<K, V> getAll(
+      Collection<? extends K> keys, Function<Set<K>, ? extends Map<K, ? extends V>> loader) {
+    checkOpen();
+    Objects.requireNonNull(keys, "keys");
+    Objects.requireNonNull(loader, "loader");
+    Map<K, V> found = new LinkedHashMap<>();
+    Set<K> missing = new LinkedHashSet<>();
+    for (K key : keys) {
+      Objects.requireNonNull(key, "keys holds a null key");
+      if (found.containsKey(key) || missing.contains(key)) {
+        continue;
+      }
+      Entry<V> entry = cache.getIfPresent(key);
+      if (entry == null || invalidations.isStale(entry)) {
+        missing.add(key);
+      } else if (entry.value != null) {
+        found.put(key, entry.value);
+      }
+    }
+    if (!missing.isEmpty()) {
+      Map<K, V> loaded = fill(missing, loader);
+      Map<K, V> ordered = new LinkedHashMap<>();
+      for (K key : keys) {
+        V value = found.containsKey(key) ? found.get(key) : loaded.get(key);
+        if (value != null) {
+          ordered.put(key, value);
+        }
+      }
+      found = ordered;
+    }
+    return Collections.unmodifiableMap(found);
+  }
+
+  /**
+   * Loads the keys the cache holds no entry for with one call of {@code loader} and keeps the
+   * values, so that the first requests after a start or a deploy hit. The lookups are not counted
+   * as hits or misses. A key invalidated while the load ran is not kept.
+   *
+   * @param keys the keys to have in the cache
+   * @param loader called once, with the keys missing from the cache (an unmodifiable set), unless
+   *     none is missing; as for {@link #getAll}
+   * @return how many entries this call added
+   * @throws RuntimeException what the loader threw, unwrapped; nothing is cached
+   * @throws IllegalStateException if the cache is closed
+   */
+  public int warm(
+      Collection<? extends K> keys, Function<Set<K>, ? extends Map<K, ? extends V>> loader) {
+    checkOpen();
+    Objects.requireNonNull(keys, "keys");
+    Objects.requireNonNull(loader, "loader");
+    Policy<K, Entry<V>> policy = cache.policy();
+    Set<K> missing = new LinkedHashSet<>();
+    for (K key : keys) {
+      Objects.requireNonNull(key, "keys holds a null key");
+      Entry<V> entry = policy.getIfPresentQuietly(key);
+      if (entry == null || invalidations.isStale(entry)) {
+        missing.add(key);
+      }
+    }
+    if (missing.isEmpty()) {
+      return 0;
+    }
+    int[] added = {0};
+    fill(missing, loader, added);
+    return added[0];
+  }
+
+  private Map<K, V> fill(Set<K> missing, Function<Set<K>, ? extends Map<K, ? extends V>> loader) {
+    return fill(missing, loader, new int[1]);
+  }
+
+  private Map<K, V> fill(
+      Set<K> missing, Function<Set<K>, ? extends Map<K, ? extends V>> loader, int[] added) {
+    long stamp = invalidations.stamp();
+    long start = System.nanoTime();
+    Map<K, ? extends V> loaded;
+    try {
+      loaded = loader.apply(Collections.unmodifiableSet(missing));
+    } catch (RuntimeException | Error e) {
+      stats.recordLoadFailure(System.nanoTime() - start);
+      throw e;
+    }
+    if (loaded == null) {
+      stats.recordLoadFailure(System.nanoTime() - start);
+      throw new NullPointerException("the bulk loader of cache " + name + " returned null");
+    }
+    stats.recordLoadSuccess(System.nanoTime() - start);
+    Map<K, V> result = new LinkedHashMap<>();
+    for (K key : missing) {
+      V value = loaded.get(key);
+      if (value != null) {
+        result.put(key, value);
+      } else if (!cacheMissing) {
+        continue;
+      }
+      Entry<V> fresh = new Entry<>(value, stamp, tagsOf(key));
+      cache
+          .asMap()
+          .compute(
+              key,
+              (k, current) -> {
+                if (current != null && !invalidations.isStale(current)) {
+                  return current; // filled or put meanwhile: that one is at least as new
+                }
+                if (invalidations.invalidatedSince(k, stamp)) {
+                  increment(discarded);
+                  return null;
+                }
+                added[0]++;
+                return fresh;
+              });
+    }
+    return result;
+  }
+
+  /**
+   * Puts a value, replacing the entry the cache held for {@code key}, if any.
+   *
+   * @param key the key
+   * @param value the value
+   * @throws IllegalStateException if the cache is closed
+   */
+  public void put(K key, V value) {
+    checkOpen();
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(value, "value");
+    cache.put(key, new Entry<>(value, invalidations.stamp(), tagsOf(key)));
+  }
+
+  /**
+   * Removes the entry for {@code key}, if any. A load of the key running meanwhile returns its
+   * value to its caller and keeps nothing. Counted as {@code scope=key}.
+   *
+   * @param key the key
+   * @throws IllegalStateException if the cache is closed
+   */
+  public void invalidate(K key) {
+    checkOpen();
+    Objects.requireNonNull(key, "key");
+    invalidations.key(key);
+    cache.invalidate(key);
+    increment(keyInvalidations);
+  }
+
+  /**
+   * Removes every entry. Counted as {@code scope=all}.
+   *
+   * @throws IllegalStateException if the cache is closed
+   */
+  public void invalidateAll() {
+    checkOpen();
+    invalidations.all();
+    cache.invalidateAll();
+    increment(allInvalidations);
+  }
+
+  /**
+   * Invalidates every entry whose key had {@code tag} when it was written, in constant time: no
+   * entry is visited. Such entries read as absent from now on and are removed by the read that
+   * finds them (or by eviction or expiry); until then they count in {@link CacheSnapshot#size()}.
+   * Entries written after this call are not affected. The cache remembers the last invalidation of
+   * its 65,536 most used tags; past that, a forgotten tag's invalidation is applied to every tagged
+   * entry written before it, which invalidates more than asked, never less. Counted as {@code
+   * scope=tag}.
+   *
+   * @param tag the tag, as the builder's tag function returns it
+   * @throws IllegalStateException if the cache is closed, or was built without a tag function
+   */
+  public void invalidateTag(String tag) {
+    checkOpen();
+    Objects.requireNonNull(tag, "tag");
+    if (tags == null) {
+      throw new IllegalStateException(
+          "cache " + name + " has no tags: set tags on the builder to invalidate by tag");
+    }
+    invalidations.tag(tag);
+    increment(tagInvalidations);
+  }
+
+  private static void increment(@Nullable Counter counter) {
+    if (counter != null) {
+      counter.increment();
+    }
+  }
+
+  /**
+   * Returns the cache's size, bound and counts now, for health checks.
+   *
+   * @return a snapshot
+   * @throws IllegalStateException if the cache is closed
+   */
+  public CacheSnapshot snapshot() {
+    checkOpen();
+    long size = cache.estimatedSize();
+    long weight =
+        weighted
+            ? cache.policy().eviction().map(e -> e.weightedSize().orElse(size)).orElse(size)
+            : size;
+    CacheStats now = stats.snapshot();
+    return new CacheSnapshot(
+        name,
+        size,
+        bound,
+        weighted,
+        weight,
+        now.hitRate(),
+        now.hitCount(),
+        now.missCount(),
+        now.evictionCount(),
+        now.loadFailureCount());
+  }
+
+  /** Runs Caffeine's pending maintenance now: evictions, expiry, forgotten tags. For tests. */
+  void cleanUp() {
+    cache.cleanUp();
+    invalidations.cleanUp();
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("cache " + name + " is closed");
+    }
+  }
+
+  /**
+   * Removes every entry and this cache's meters from the registry, so that a new cache of the same
+   * name can be built on it. Every later call but {@link #name()}, {@link #toString()} and this one
+   * throws {@link IllegalStateException}. Calling it again does nothing more.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    cache.invalidateAll();
+    cache.cleanUp();
+    MeterRegistry current = registry;
+    // Once only: Micrometer removes by id, which a new cache of this name may hold by now.
+    if (current != null && metersRemoved.compareAndSet(false, true)) {
+      for (Meter meter : meters) {
+        current.remove(meter);
+      }
+      for (Meter meter : current.getMeters()) {
+        Meter.Id id = meter.getId();
+        if (id.getName().startsWith("cache.")
+            && name.equals(id.getTag("cache"))
+            && name.equals(id.getTag(Meters.NAME_TAG))) {
+          current.remove(meter);
+        }
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "BoundedCache" + settings;
+  }
+
+  /**
+   * Configures a {@link BoundedCache}. A bound is required: {@link #maximumSize} or {@link
+   * #maximumWeight}. Each setting may be given once. Not thread-safe.
+   *
+   * @param <K> the key type
+   * @param <V> the value type
+   */
+  public static final class Builder<K, V> {
+    private final String name;
+    private long maximumSize = -1;
+    private long maximumWeight = -1;
+    private @Nullable Weigher<? super K, ? super V> weigher;
+    private @Nullable Duration expireAfterWrite;
+    private @Nullable Duration expireAfterAccess;
+    private @Nullable Duration refreshAfterWrite;
+    private @Nullable Duration cacheMissingFor;
+    private @Nullable Function<? super K, ? extends @Nullable V> loader;
+    private @Nullable Function<? super K, ? extends @Nullable Collection<String>> tags;
+    private @Nullable MeterRegistry meterRegistry;
+    private @Nullable Ticker ticker;
+    private @Nullable Executor executor;
+
+    private Builder(String name) {
+      this.name = Checks.identifier("name", name);
+    }
+
+    /**
+     * Bounds the cache to {@code entries} entries; past it, Caffeine evicts the entries least
+     * likely to be used again. Either this or {@link #maximumWeight} is required. The audits'
+     * in-process caches use 100 to 10,000 entries.
+     *
+     * @param entries between 1 and 1,000,000,000
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set, or if {@code maximumWeight} is set
+     */
+    public Builder<K, V> maximumSize(long entries) {
+      Checks.requireUnset("maximumSize", maximumSize >= 0, maximumSize);
+      requireNoOther("maximumSize", "maximumWeight", maximumWeight >= 0 ? maximumWeight : null);
+      this.maximumSize = Checks.between("maximumSize", entries, 1, MAX_SIZE);
+      return this;
+    }
+
+    /**
+     * Bounds the cache to a total weight, for values whose sizes differ widely (a weight in bytes,
+     * say). Either this or {@link #maximumSize} is required. A remembered absence weighs 1.
+     *
+     * @param weight between 1 and {@link Long#MAX_VALUE}, in the weigher's units
+     * @param weigher the weight of one entry, 0 or more; called when the entry is written, on the
+     *     writing thread; it must not throw
+     * @return this builder
+     * @throws IllegalArgumentException if {@code weight} is out of range
+     * @throws IllegalStateException if already set, or if {@code maximumSize} is set
+     */
+    public Builder<K, V> maximumWeight(long weight, Weigher<? super K, ? super V> weigher) {
+      Checks.requireUnset("maximumWeight", maximumWeight >= 0, maximumWeight);
+      requireNoOther("maximumWeight", "maximumSize", maximumSize >= 0 ? maximumSize : null);
+      Objects.requireNonNull(weigher, "weigher");
+      this.maximumWeight = Checks.between("maximumWeight", weight, 1, Long.MAX_VALUE);
+      this.weigher = weigher;
+      return this;
+    }
+
+    /**
+     * Expires a value this long after it was loaded or put, read or not: the bound on how stale a
+     * value can be when nothing invalidates it. Default: no expiry, entries stay until evicted.
+     *
+     * @param duration positive; longer than about 292 years means never
+     * @return this builder
+     * @throws IllegalArgumentException if not positive
+     * @throws IllegalStateException if already set, or if {@code expireAfterAccess} is set
+     */
+    public Builder<K, V> expireAfterWrite(Duration duration) {
+      Checks.requireUnset("expireAfterWrite", expireAfterWrite);
+      requireNoOther("expireAfterWrite", "expireAfterAccess", expireAfterAccess);
+      this.expireAfterWrite = Checks.positive("expireAfterWrite", duration);
+      return this;
+    }
+
+    /**
+     * Expires a value this long after it was last read, loaded or put: entries in use stay, idle
+     * ones go. Unlike {@link #expireAfterWrite}, it does not bound staleness: a value read often
+     * never expires. Default: no expiry.
+     *
+     * @param duration positive; longer than about 292 years means never
+     * @return this builder
+     * @throws IllegalArgumentException if not positive
+     * @throws IllegalStateException if already set, or if {@code expireAfterWrite} is set
+     */
+    public Builder<K, V> expireAfterAccess(Duration duration) {
+      Checks.requireUnset("expireAfterAccess", expireAfterAccess);
+      requireNoOther("expireAfterAccess", "expireAfterWrite", expireAfterWrite);
+      this.expireAfterAccess = Checks.positive("expireAfterAccess", duration);
+      return this;
+    }
+
+    /**
+     * Reloads a value in the background once it is this old and read again: the read answers the
+     * current value at once, and the builder's {@link #loader} runs on Caffeine's executor (the
+     * common {@link ForkJoinPool}). If the reload throws, the current value stays and the failure
+     * is counted as a failed load. Needs {@link #loader}, and must be shorter than the expiry, so
+     * that a value is refreshed before it expires. Default: no refresh.
+     *
+     * @param duration positive
+     * @return this builder
+     * @throws IllegalArgumentException if not positive
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> refreshAfterWrite(Duration duration) {
+      Checks.requireUnset("refreshAfterWrite", refreshAfterWrite);
+      this.refreshAfterWrite = Checks.positive("refreshAfterWrite", duration);
+      return this;
+    }
+
+    /**
+     * Remembers a key the loader returned {@code null} for as absent, for this long after the load:
+     * reads answer {@code null} without calling the loader again, which spares the database lookups
+     * of keys that do not exist. Must be shorter than the expiry of values, if one is set. Reads do
+     * not extend it. Default: absences are not cached.
+     *
+     * @param duration positive
+     * @return this builder
+     * @throws IllegalArgumentException if not positive
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> cacheMissingFor(Duration duration) {
+      Checks.requireUnset("cacheMissingFor", cacheMissingFor);
+      this.cacheMissingFor = Checks.positive("cacheMissingFor", duration);
+      return this;
+    }
+
+    /**
+     * Sets the loader of {@link BoundedCache#get(Object)} and of {@link #refreshAfterWrite}. It may
+     * return {@code null} for a key with no value. Default: none; {@link BoundedCache#get(Object,
+     * Function)} takes its loader per call.
+     *
+     * @param loader the loader; called on the reading thread for a miss, on Caffeine's executor for
+     *     a refresh
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> loader(Function<? super K, ? extends @Nullable V> loader) {
+      Checks.requireUnset("loader", this.loader != null, "a function");
+      this.loader = Objects.requireNonNull(loader, "loader");
+      return this;
+    }
+
+    /**
+     * Sets the tags of a key, for {@link BoundedCache#invalidateTag}: called with the key each time
+     * an entry is written, on the writing thread. Keep tags few per key and bounded in number
+     * (tenant ids, namespaces), never one per key. Default: no tags.
+     *
+     * @param tags the key's tags; {@code null} or empty for none
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> tags(Function<? super K, ? extends @Nullable Collection<String>> tags) {
+      Checks.requireUnset("tags", this.tags != null, "a function");
+      this.tags = Objects.requireNonNull(tags, "tags");
+      return this;
+    }
+
+    /**
+     * Registers the cache's meters in {@code registry}: Micrometer's Caffeine binding and bulwark's
+     * own (see {@link BoundedCache}); {@link BoundedCache#close()} removes them. Default: no meters
+     * (the statistics of {@link BoundedCache#snapshot()} are kept either way).
+     *
+     * @param registry the registry
+     * @return this builder
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> meterRegistry(MeterRegistry registry) {
+      Checks.requireUnset("meterRegistry", meterRegistry);
+      this.meterRegistry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /** The clock of expiry and refresh, for tests. Default: {@link System#nanoTime()}. */
+    Builder<K, V> ticker(Ticker ticker) {
+      Checks.requireUnset("ticker", this.ticker);
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /** Where Caffeine runs maintenance and refreshes, for tests. Default: the common pool. */
+    Builder<K, V> executor(Executor executor) {
+      Checks.requireUnset("executor", this.executor);
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    private static void requireNoOther(String setting, String other, @Nullable Object otherValue) {
+      if (otherValue != null) {
+        throw new IllegalStateException(
+            Checks.format(
+                "%s cannot be combined with %s, which was already set to %s",
+                setting,
+                other,
+                otherValue instanceof Duration
+                    ? Checks.duration((Duration) otherValue)
+                    : otherValue));
+      }
+    }
+
+    /**
+     * Builds the cache.
+     *
+     * @return a new cache
+     * @throws IllegalStateException if no bound is set; if {@code refreshAfterWrite} is set without
+     *     a {@code loader}, or is not shorter than the expiry; if {@code cacheMissingFor} is not
+     *     shorter than the expiry; or if {@code meterRegistry} already holds the meters of a cache
+     *     with this name that is not closed: the two would count into each other's meters
+     */
+    public BoundedCache<K, V> build() {
+      if (maximumSize < 0 && maximumWeight < 0) {
+        throw new IllegalStateException(
+            "cache "
+                + name
+                + " needs a bound: set maximumSize or maximumWeight, so that it cannot grow"
+                + " without limit");
+      }
+      String expirySetting = expireAfterWrite != null ? "expireAfterWrite" : "expireAfterAccess";
+      Duration expiry = expireAfterWrite != null ? expireAfterWrite : expireAfterAccess;
+      Duration refresh = refreshAfterWrite;
+      if (refresh != null) {
+        if (loader == null) {
+          throw new IllegalStateException(
+              "refreshAfterWrite needs a loader: set loader, which the refresh calls");
+        }
+        if (expiry != null && refresh.compareTo(expiry) >= 0) {
+          throw new IllegalStateException(
+              Checks.format(
+                  "refreshAfterWrite must be shorter than %s (%s), but was %s: an entry would"
+                      + " expire before it is refreshed",
+                  expirySetting, Checks.duration(expiry), Checks.duration(refresh)));
+        }
+      }
+      Duration missing = cacheMissingFor;
+      if (missing != null && expiry != null && missing.compareTo(expiry) >= 0) {
+        throw new IllegalStateException(
+            Checks.format(
+                "cacheMissingFor must be shorter than %s (%s), but was %s: an absent key would be"
+                    + " remembered as long as a value",
+                expirySetting, Checks.duration(expiry), Checks.duration(missing)));
+      }
+      MeterRegistry registry = meterRegistry;
+      if (registry != null) {
+        Meters.requireUnused(registry, INVALIDATIONS_METER, "cache", name, "name");
+      }
+      return new BoundedCache<>(this);
+    }
+
+    /** {@return the name and the settings given, as in {@code [prices, maximumSize=10000]}} */
+    String settings() {
+      StringJoiner out = new StringJoiner(", ", "[", "]");
+      out.add(name);
+      Checks.addSetting(out, "maximumSize", maximumSize >= 0 ? maximumSize : null);
+      Checks.addSetting(out, "maximumWeight", maximumWeight >= 0 ? maximumWeight : null);
+      Checks.addSetting(out, "expireAfterWrite", expireAfterWrite);
+      Checks.addSetting(out, "expireAfterAccess", expireAfterAccess);
+      Checks.addSetting(out, "refreshAfterWrite", refreshAfterWrite);
+      Checks.addSetting(out, "cacheMissingFor", cacheMissingFor);
+      if (loader != null) {
+        out.add("loader");
+      }
+      if (tags != null) {
+        out.add("tags");
+      }
+      if (meterRegistry != null) {
+        out.add("meters");
+      }
+      return out.toString();
+    }
+
+    @Override
+    public String toString() {
+      return "BoundedCache.Builder" + settings();
+    }
+  }
+}

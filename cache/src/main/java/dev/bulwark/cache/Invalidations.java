@@ -1,0 +1,110 @@
+package dev.bulwark.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The invalidation clock of one cache: every invalidation takes the next reading, and every entry
+ * keeps the reading taken before it was loaded. An entry is stale if an invalidation that applies
+ * to it has a later reading than the entry.
+ *
+ * <p>Tags: the reading of each tag's last invalidation, for at most {@link #MAX_REMEMBERED_TAGS}
+ * tags. A tag that is forgotten to keep that bound raises the floor, the reading assumed for every
+ * tag not remembered, so forgetting can only make entries stale sooner, never later.
+ *
+ * <p>Keys and {@code invalidateAll}: for bulk fills, which load outside Caffeine's per-key lock,
+ * the latest reading of an invalidation per stripe of keys and of the last {@code invalidateAll}. A
+ * bulk fill whose key's stripe moved on since the fill began is not kept.
+ *
+ * <p>Thread-safe.
+ */
+final class Invalidations {
+  /** The most tags whose last invalidation is remembered: 65,536. */
+  static final long MAX_REMEMBERED_TAGS = 65_536;
+
+  /** The stripes of keys for bulk fills: 1024. */
+  static final int KEY_STRIPES = 1024;
+
+  private final AtomicLong clock = new AtomicLong();
+  private final AtomicLongArray keys = new AtomicLongArray(KEY_STRIPES);
+  private final AtomicLong all = new AtomicLong();
+  private final AtomicLong floor = new AtomicLong();
+  private final @Nullable Cache<String, Long> tags;
+
+  Invalidations(boolean tagged, Executor executor) {
+    this.tags =
+        tagged
+            ? Caffeine.newBuilder()
+                .maximumSize(MAX_REMEMBERED_TAGS)
+                .executor(executor)
+                // Runs before the mapping goes: a reader that misses the tag sees the new floor.
+                .<String, Long>evictionListener(
+                    (tag, reading, cause) -> {
+                      if (reading != null) {
+                        floor.accumulateAndGet(reading, Math::max);
+                      }
+                    })
+                .build()
+            : null;
+  }
+
+  /** {@return the clock's reading now, for an entry about to be loaded or put} */
+  long stamp() {
+    return clock.get();
+  }
+
+  void key(Object key) {
+    keys.accumulateAndGet(stripe(key), clock.incrementAndGet(), Math::max);
+  }
+
+  void all() {
+    all.accumulateAndGet(clock.incrementAndGet(), Math::max);
+  }
+
+  void tag(String tag) {
+    Cache<String, Long> remembered = tags;
+    if (remembered != null) {
+      remembered.asMap().merge(tag, clock.incrementAndGet(), Math::max);
+    }
+  }
+
+  /** {@return whether a tag of the entry was invalidated after the entry was stamped} */
+  boolean isStale(Entry<?> entry) {
+    Cache<String, Long> remembered = tags;
+    if (remembered == null || entry.tags.length == 0) {
+      return false;
+    }
+    for (String tag : entry.tags) {
+      Long reading = remembered.getIfPresent(tag);
+      if ((reading == null ? floor.get() : reading) > entry.stamp) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * {@return whether the key, or the whole cache, was invalidated after a bulk fill stamped {@code
+   * stamp} began}
+   */
+  boolean invalidatedSince(Object key, long stamp) {
+    return keys.get(stripe(key)) > stamp || all.get() > stamp;
+  }
+
+  void cleanUp() {
+    Cache<String, Long> remembered = tags;
+    if (remembered != null) {
+      remembered.cleanUp();
+    }
+  }
+
+  private static int stripe(Object key) {
+    int h = key.hashCode();
+    h ^= h >>> 16;
+    return h & (KEY_STRIPES - 1);
+  }
+}
