@@ -2,6 +2,7 @@ package dev.bulwark.examples;
 
 import com.sun.net.httpserver.HttpServer;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.cache.BoundedCache;
 import dev.bulwark.core.Secrets;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
@@ -31,7 +32,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import javax.sql.DataSource;
 
 /**
@@ -84,6 +87,7 @@ public final class Demo {
     retryWithBudget(registry);
     redisClient(redis);
     silentRedisConnection(redis, registry);
+    localCache(registry);
     System.out.println("== metrics");
     System.out.println(
         "cancel hooks failed, dropped, overdue: "
@@ -196,6 +200,44 @@ public final class Demo {
       } finally {
         client.shutdown();
       }
+    }
+  }
+
+  /**
+   * Findings 1 to 5, the local tier: a bounded cache where a miss loads once, a hit loads nothing,
+   * and one call drops every key of a tenant.
+   */
+  private static void localCache(MeterRegistry registry) {
+    System.out.println(
+        "== cache: a bounded local cache (10,000 entries, 5 min), invalidated by tenant tag");
+    AtomicInteger loads = new AtomicInteger();
+    Function<String, String> loadUser =
+        key -> {
+          loads.incrementAndGet();
+          return "profile of " + key;
+        };
+    try (BoundedCache<String, String> users =
+        BoundedCache.<String, String>builder("demo-users")
+            .maximumSize(10_000)
+            .expireAfterWrite(Duration.ofMinutes(5))
+            .tags(
+                key -> List.of(key.substring(0, key.indexOf(':', "tenant:".length())))) // tenant:42
+            .meterRegistry(registry)
+            .build()) {
+      users.get("tenant:42:user:7", loadUser);
+      System.out.println("get tenant:42:user:7, a miss: loader calls " + loads.get());
+      users.get("tenant:42:user:7", loadUser);
+      users.get("tenant:7:user:1", loadUser);
+      System.out.println(
+          "get it again, a hit; and tenant:7:user:1, a miss: loader calls " + loads.get());
+      users.invalidateTag("tenant:42");
+      users.get("tenant:42:user:7", loadUser);
+      users.get("tenant:7:user:1", loadUser);
+      System.out.println(
+          "invalidateTag(tenant:42), then both again: loader calls "
+              + loads.get()
+              + " (tenant 42 reloaded, tenant 7 still a hit)");
+      System.out.println("snapshot " + users.snapshot());
     }
   }
 
