@@ -71,9 +71,13 @@ class RedisSilentConnectionTest {
   }
 
   private RedisClientBuilder throughProxy() {
+    return throughProxy(COMMAND_TIMEOUT).meterRegistry(registry);
+  }
+
+  /** A builder through the proxy with this command timeout, and no meter registry yet. */
+  private RedisClientBuilder throughProxy(Duration commandTimeout) {
     return Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
-        .commandTimeout(COMMAND_TIMEOUT)
-        .meterRegistry(registry);
+        .commandTimeout(commandTimeout);
   }
 
   private RedisClient build(RedisClientBuilder builder) {
@@ -158,8 +162,7 @@ class RedisSilentConnectionTest {
   void shortTimeoutsAgainstASlowButAnsweringServerAreNotSilence() throws Exception {
     RedisClient client =
         build(
-            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
-                .commandTimeout(Duration.ofSeconds(1))
+            throughProxy(Duration.ofSeconds(1))
                 .idleProbe(Duration.ofMinutes(1), Duration.ofSeconds(1)) // the timeouts rule alone
                 .meterRegistry(registry));
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
@@ -203,8 +206,7 @@ class RedisSilentConnectionTest {
     Duration timeout = Duration.ofSeconds(1);
     RedisClient client =
         build(
-            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
-                .commandTimeout(timeout)
+            throughProxy(timeout)
                 .idleProbe(Duration.ofMinutes(1), timeout) // the timeouts rule alone
                 .meterRegistry(registry));
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
@@ -328,11 +330,7 @@ class RedisSilentConnectionTest {
     Duration interval = Duration.ofMillis(300);
     Duration timeout = Duration.ofSeconds(1);
     RedisClient client =
-        build(
-            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
-                .commandTimeout(timeout)
-                .idleProbe(interval, timeout)
-                .meterRegistry(registry));
+        build(throughProxy(timeout).idleProbe(interval, timeout).meterRegistry(registry));
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       connection.sync().set("k", "v");
       // Under the command timeout, even for answers that arrive in two chunks, each delayed.
@@ -451,8 +449,7 @@ class RedisSilentConnectionTest {
     // Lettuce completes queued commands at EXEC, so the wait below must stay under their timeout.
     RedisClient client =
         build(
-            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
-                .commandTimeout(Duration.ofSeconds(3))
+            throughProxy(Duration.ofSeconds(3))
                 .idleProbe(interval, Duration.ofMillis(200))
                 .meterRegistry(registry));
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
@@ -480,11 +477,7 @@ class RedisSilentConnectionTest {
 
   @Test
   void turnedOffASilentConnectionTimesOutCommandAfterCommand() throws Exception {
-    RedisClient client =
-        build(
-            Pools.redis("redis://" + proxy.host() + ":" + proxy.port() + "/" + direct.getDatabase())
-                .commandTimeout(COMMAND_TIMEOUT)
-                .detectSilentConnections(false));
+    RedisClient client = build(throughProxy(COMMAND_TIMEOUT).detectSilentConnections(false));
     assertThat(((OwningRedisClient) client).detector()).isNull();
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       connection.sync().set("k", "v");
