@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.bulwark.testing.Await;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -67,6 +68,8 @@ class LoadingTest {
       assertThat(loading.await(30, TimeUnit.SECONDS)).isTrue();
       // Every other caller is waiting for the one load (blocked on the key), not loading.
       Await.until(
+          Duration.ofSeconds(30),
+          "every other caller blocked",
           () -> {
             synchronized (callers) {
               return callers.size() == threads

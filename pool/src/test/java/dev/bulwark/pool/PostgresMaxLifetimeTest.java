@@ -3,6 +3,7 @@ package dev.bulwark.pool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.testing.Await;
 import dev.bulwark.testing.PostgresExtension;
 import dev.bulwark.testing.TestPostgres;
 import java.sql.Connection;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool.PoolInitializationException;
+import dev.bulwark.testing.Await;
 import dev.bulwark.testing.PostgresExtension;
 import dev.bulwark.testing.TestDatabase;
 import dev.bulwark.testing.TestPostgres;

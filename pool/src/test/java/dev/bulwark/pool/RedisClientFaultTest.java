@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.bulwark.testing.Await;
 import dev.bulwark.testing.RedisExtension;
 import dev.bulwark.testing.TestRedis;
 import io.lettuce.core.RedisClient;

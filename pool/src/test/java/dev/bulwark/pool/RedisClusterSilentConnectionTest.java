@@ -2,6 +2,7 @@ package dev.bulwark.pool;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.bulwark.testing.Await;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.RedisClusterExtension;
 import dev.bulwark.testing.TestRedisCluster;

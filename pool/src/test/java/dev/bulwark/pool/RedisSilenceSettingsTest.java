@@ -3,6 +3,7 @@ package dev.bulwark.pool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.bulwark.testing.Await;
 import dev.bulwark.testing.NoSecrets;
 import dev.bulwark.testing.RedisExtension;
 import io.lettuce.core.AbstractRedisClient;
