@@ -11,7 +11,10 @@ import com.github.benmanes.caffeine.cache.stats.ConcurrentStatsCounter;
 import com.github.benmanes.caffeine.cache.stats.StatsCounter;
 import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.Meters;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.cluster.RedisClusterClient;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -30,6 +33,8 @@ import java.util.StringJoiner;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -80,10 +85,15 @@ public final class BoundedCache<K, V> implements AutoCloseable {
 
   static final String INVALIDATIONS_METER = Meters.name("cache", "invalidations");
   static final String DISCARDED_METER = Meters.name("cache", "fills.discarded");
+  static final String STALE_METER = Meters.name("cache", "stale.served");
+  static final Duration MAX_REDIS_TTL = Duration.ofDays(30);
+  static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofMillis(250);
+  static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(1);
 
   private final String name;
   private final String settings;
   private final Cache<K, Entry<V>> cache;
+  private final Map<K, Entry<V>> map;
   private final StatsCounter stats;
   private final Invalidations invalidations;
   private final @Nullable Function<? super K, ? extends @Nullable V> loader;
@@ -98,6 +108,12 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   private final @Nullable Counter allInvalidations;
   private final @Nullable Counter discarded;
   private final AtomicBoolean metersRemoved = new AtomicBoolean();
+  private final @Nullable RedisTier<K, V> tier;
+  private final Executor executor;
+  private final Ticker ticker;
+  private final long freshNanos;
+  private final long staleNanos;
+  private final LongAdder staleServed = new LongAdder();
   private volatile boolean closed;
 
   private BoundedCache(Builder<K, V> builder) {
@@ -109,6 +125,12 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     this.weighted = builder.weigher != null;
     this.bound = weighted ? builder.maximumWeight : builder.maximumSize;
     Executor executor = builder.executor == null ? ForkJoinPool.commonPool() : builder.executor;
+    this.executor = executor;
+    this.ticker = builder.ticker == null ? Ticker.systemTicker() : builder.ticker;
+    Duration stale = builder.serveStaleFor;
+    Duration write = builder.expireAfterWrite;
+    this.staleNanos = stale == null ? 0 : Checks.saturatedNanos(stale);
+    this.freshNanos = write == null ? Long.MAX_VALUE : Checks.saturatedNanos(write);
     this.invalidations = new Invalidations(tags != null, executor);
     MeterRegistry registry = builder.meterRegistry;
     this.registry = registry;
@@ -133,13 +155,19 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       typed.maximumSize(builder.maximumSize);
     }
     Duration positive =
-        builder.expireAfterWrite != null ? builder.expireAfterWrite : builder.expireAfterAccess;
-    if (positive != null || builder.cacheMissingFor != null) {
+        builder.expireAfterWrite != null
+            ? builder.expireAfterWrite.plus(stale == null ? Duration.ZERO : stale)
+            : builder.expireAfterAccess;
+    if (builder.cacheMissingFor == null) {
+      // Caffeine's fixed expiry costs less on a read than a variable one.
+      if (builder.expireAfterWrite != null && positive != null) {
+        typed = typed.expireAfterWrite(positive);
+      } else if (builder.expireAfterAccess != null) {
+        typed = typed.expireAfterAccess(builder.expireAfterAccess);
+      }
+    } else {
       long positiveNanos = positive == null ? Long.MAX_VALUE : Checks.saturatedNanos(positive);
-      long absentNanos =
-          builder.cacheMissingFor == null
-              ? positiveNanos
-              : Checks.saturatedNanos(builder.cacheMissingFor);
+      long absentNanos = Checks.saturatedNanos(builder.cacheMissingFor);
       typed =
           typed.expireAfter(
               new EntryExpiry<>(positiveNanos, builder.expireAfterAccess != null, absentNanos));
@@ -153,6 +181,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     } else {
       this.cache = typed.build();
     }
+    this.map = cache.asMap();
 
     if (registry != null && micrometer != null) {
       micrometer.registerSizeMetric(cache);
@@ -165,11 +194,32 @@ public final class BoundedCache<K, V> implements AutoCloseable {
               .tag(Meters.NAME_TAG, name)
               .register(registry);
       meters.add(discarded);
+      meters.add(
+          FunctionCounter.builder(STALE_METER, staleServed, LongAdder::sum)
+              .description("Reads answered with a stale value because its reload failed")
+              .tag(Meters.NAME_TAG, name)
+              .register(registry));
     } else {
       this.keyInvalidations = null;
       this.tagInvalidations = null;
       this.allInvalidations = null;
       this.discarded = null;
+    }
+    this.tier = builder.tier(name, new TierEvents(), executor, registry);
+  }
+
+  /** What the Redis tier asks of the first tier. */
+  private final class TierEvents implements RedisTier.Events<K> {
+    @Override
+    public void drop(K key) {
+      invalidations.key(key);
+      cache.invalidate(key);
+    }
+
+    @Override
+    public void clear(RedisTier.Clear cause) {
+      invalidations.all(); // every entry held now reads as absent from here on
+      executor.execute(cache::invalidateAll);
     }
   }
 
@@ -231,8 +281,17 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     checkOpen();
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(loader, "loader");
+    // The hit path allocates nothing: asMap().get updates recency but not the statistics.
+    Entry<V> entry = map.get(key);
+    if (entry != null && !invalidations.isStale(entry)) {
+      if (staleNanos == 0 || isFresh(entry)) {
+        stats.recordHits(1);
+        return entry.value;
+      }
+      return revalidate(key, loader);
+    }
     Loading loading = new Loading(loader);
-    Entry<V> entry = cache.get(key, loading);
+    entry = cache.get(key, loading);
     if (entry != null && invalidations.isStale(entry)) {
       if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
         discard(key, entry);
@@ -242,6 +301,45 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       if (entry != null && invalidations.isStale(entry)) {
         discard(key, entry);
       }
+    }
+    return entry == null ? null : entry.value;
+  }
+
+  private boolean isFresh(Entry<V> entry) {
+    return ticker.read() - entry.written < freshNanos;
+  }
+
+  /**
+   * Reloads a value past {@code expireAfterWrite} but within {@code serveStaleFor}; if the load
+   * throws, answers the stale value and keeps it, counted.
+   */
+  private @Nullable V revalidate(K key, Function<? super K, ? extends @Nullable V> loader) {
+    stats.recordMisses(1);
+    AtomicReference<@Nullable Entry<V>> served = new AtomicReference<>();
+    Entry<V> entry =
+        map.compute(
+            key,
+            (k, current) -> {
+              if (current != null && !invalidations.isStale(current) && isFresh(current)) {
+                return current; // another caller revalidated it meanwhile
+              }
+              try {
+                return load(k, loader);
+              } catch (RuntimeException e) {
+                if (current != null
+                    && !current.isAbsent()
+                    && !invalidations.isStale(current)
+                    && ticker.read() - current.written < freshNanos + staleNanos) {
+                  served.set(current);
+                  return current;
+                }
+                throw e;
+              }
+            });
+    Entry<V> stale = served.get();
+    if (stale != null) {
+      staleServed.increment();
+      return stale.value;
     }
     return entry == null ? null : entry.value;
   }
@@ -305,11 +403,12 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   /** Loads one key; the stamp is taken first, so an invalidation during the load makes it stale. */
   private @Nullable Entry<V> load(K key, Function<? super K, ? extends @Nullable V> loader) {
     long stamp = invalidations.stamp();
-    V value = loader.apply(key);
+    RedisTier<K, V> redis = tier;
+    V value = redis == null ? loader.apply(key) : redis.load(key, loader);
     if (value == null && !cacheMissing) {
       return null;
     }
-    return new Entry<>(value, stamp, tagsOf(key));
+    return new Entry<>(value, stamp, tagsOf(key), ticker.read());
   }
 
   private String[] tagsOf(K key) {
@@ -461,7 +560,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       } else if (!cacheMissing) {
         continue;
       }
-      Entry<V> fresh = new Entry<>(value, stamp, tagsOf(key));
+      Entry<V> fresh = new Entry<>(value, stamp, tagsOf(key), ticker.read());
       cache
           .asMap()
           .compute(
@@ -492,7 +591,11 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     checkOpen();
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(value, "value");
-    cache.put(key, new Entry<>(value, invalidations.stamp(), tagsOf(key)));
+    cache.put(key, new Entry<>(value, invalidations.stamp(), tagsOf(key), ticker.read()));
+    RedisTier<K, V> redis = tier;
+    if (redis != null) {
+      redis.put(key, value);
+    }
   }
 
   /**
@@ -508,6 +611,16 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     invalidations.key(key);
     cache.invalidate(key);
     increment(keyInvalidations);
+    RedisTier<K, V> redis = tier;
+    if (redis != null) {
+      try {
+        redis.invalidate(key);
+      } finally {
+        // Again: a read of this instance that ran meanwhile may have filled the old value.
+        invalidations.key(key);
+        cache.invalidate(key);
+      }
+    }
   }
 
   /**
@@ -520,6 +633,15 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     invalidations.all();
     cache.invalidateAll();
     increment(allInvalidations);
+    RedisTier<K, V> redis = tier;
+    if (redis != null) {
+      try {
+        redis.invalidateAll();
+      } finally {
+        invalidations.all();
+        cache.invalidateAll();
+      }
+    }
   }
 
   /**
@@ -575,7 +697,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         now.hitCount(),
         now.missCount(),
         now.evictionCount(),
-        now.loadFailureCount());
+        now.loadFailureCount(),
+        staleServed.sum(),
+        tier == null ? null : tier.snapshot());
   }
 
   /** Runs Caffeine's pending maintenance now: evictions, expiry, forgotten tags. For tests. */
@@ -598,6 +722,10 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    RedisTier<K, V> redis = tier;
+    if (redis != null) {
+      redis.close();
+    }
     cache.invalidateAll();
     cache.cleanUp();
     MeterRegistry current = registry;
@@ -643,6 +771,17 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     private @Nullable MeterRegistry meterRegistry;
     private @Nullable Ticker ticker;
     private @Nullable Executor executor;
+    private @Nullable Duration serveStaleFor;
+    private RedisTier.@Nullable Connector connector;
+    private @Nullable String redisKind;
+    private @Nullable Codec<K> keyCodec;
+    private @Nullable Codec<V> valueCodec;
+    private @Nullable String redisPrefix;
+    private @Nullable Duration redisTtl;
+    private @Nullable Duration redisTimeout;
+    private @Nullable Duration heartbeat;
+    private @Nullable Duration lease;
+    private @Nullable Duration leaseWait;
 
     private Builder(String name) {
       this.name = Checks.identifier("name", name);
@@ -799,6 +938,192 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Serves a value up to this long past {@code expireAfterWrite} when its reload fails
+     * (stale-while-revalidate): a read of a value older than {@code expireAfterWrite} reloads it,
+     * and if the loader throws, answers the old value, keeps it, and counts it in {@code
+     * bulwark.cache.stale.served}. Once the value is {@code expireAfterWrite + maxAge} old, the
+     * loader's exception reaches the caller. Needs {@code expireAfterWrite}. Default: off, a value
+     * goes at {@code expireAfterWrite}.
+     *
+     * @param maxAge how long past {@code expireAfterWrite} a value may be served; positive
+     * @return this builder
+     * @throws IllegalArgumentException if not positive
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> serveStaleFor(Duration maxAge) {
+      Checks.requireUnset("serveStaleFor", serveStaleFor);
+      this.serveStaleFor = Checks.positive("serveStaleFor", maxAge);
+      return this;
+    }
+
+    /**
+     * Adds a Redis second tier on {@code client}: a first-tier miss reads Redis, then the loader,
+     * whose value is written to Redis for {@code redisTtl}; writes ({@link BoundedCache#put},
+     * {@link BoundedCache#invalidate}, {@link BoundedCache#invalidateAll}) reach Redis and every
+     * other instance, or throw {@link CachePropagationException}. The cache opens two connections
+     * of its own on the client (commands, and the invalidation channel's subscription) and closes
+     * them at {@link BoundedCache#close()}; the client stays the caller's. Needs {@code
+     * expireAfterWrite}, the bound on staleness while Redis cannot be reached; cannot be combined
+     * with {@code tags}. See the module's documentation for the staleness bound.
+     *
+     * @param client a standalone or Sentinel client, e.g. from {@code Pools.redis}
+     * @param keys the key codec: injective and stable across instances and deploys
+     * @param values the value codec
+     * @return this builder
+     * @throws NullPointerException if a codec is missing, naming it
+     * @throws IllegalStateException if a Redis tier is already set
+     */
+    public Builder<K, V> redis(RedisClient client, Codec<K> keys, Codec<V> values) {
+      Objects.requireNonNull(client, "client");
+      return redis(RedisTier.connector(client), "RedisClient", keys, values);
+    }
+
+    /**
+     * Adds a Redis second tier on a Redis Cluster client; as {@link #redis(RedisClient, Codec,
+     * Codec)}. The keys a script touches share a hash tag, so one slot.
+     *
+     * @param client a cluster client, e.g. from {@code Pools.redisCluster}
+     * @param keys the key codec
+     * @param values the value codec
+     * @return this builder
+     * @throws NullPointerException if a codec is missing, naming it
+     * @throws IllegalStateException if a Redis tier is already set
+     */
+    public Builder<K, V> redis(RedisClusterClient client, Codec<K> keys, Codec<V> values) {
+      Objects.requireNonNull(client, "client");
+      return redis(RedisTier.connector(client), "RedisClusterClient", keys, values);
+    }
+
+    private Builder<K, V> redis(
+        RedisTier.Connector connector, String kind, Codec<K> keys, Codec<V> values) {
+      Checks.requireUnset("redis", this.connector != null, redisKind);
+      Objects.requireNonNull(
+          keys,
+          "redis needs a key codec: Codecs.utf8() for String keys, Codecs.text(Long::valueOf)");
+      Objects.requireNonNull(
+          values, "redis needs a value codec: Codecs.json(Price.class), Codecs.utf8(), ...");
+      this.connector = connector;
+      this.redisKind = kind;
+      this.keyCodec = keys;
+      this.valueCodec = values;
+      return this;
+    }
+
+    /**
+     * The first part of every Redis key and channel name of this cache: {@code
+     * <prefix>:<name>:...}. Default: {@code bulwark}. Needs {@link #redis}.
+     *
+     * @param prefix 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}
+     * @return this builder
+     * @throws IllegalArgumentException if not such a name
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> redisPrefix(String prefix) {
+      Checks.requireUnset("redisPrefix", redisPrefix);
+      this.redisPrefix = Checks.identifier("redisPrefix", prefix);
+      return this;
+    }
+
+    /**
+     * How long a value lives in Redis after it was loaded or put. Default: {@code
+     * expireAfterWrite}. Needs {@link #redis}.
+     *
+     * @param ttl between 1 ms and 30 days
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> redisTtl(Duration ttl) {
+      Checks.requireUnset("redisTtl", redisTtl);
+      this.redisTtl = Checks.between("redisTtl", ttl, Duration.ofMillis(1), MAX_REDIS_TTL);
+      return this;
+    }
+
+    /**
+     * How long the cache waits for one Redis command, on its own connections, whatever the client's
+     * timeout: a read that takes longer goes to the loader, a write that takes longer throws {@link
+     * CachePropagationException}. Default: 250 ms. Needs {@link #redis}.
+     *
+     * @param timeout between 1 ms and 10 s
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> redisTimeout(Duration timeout) {
+      Checks.requireUnset("redisTimeout", redisTimeout);
+      this.redisTimeout =
+          Checks.between("redisTimeout", timeout, Duration.ofMillis(1), Duration.ofSeconds(10));
+      return this;
+    }
+
+    /**
+     * How often each instance sends a heartbeat on the invalidation channel. An instance that hears
+     * nothing on it, not even its own heartbeat, for three of them clears its first tier and
+     * replaces its subscription: a connection that stays open but went silent is caught within
+     * about four heartbeats. Default: 1 s. Needs {@link #redis}.
+     *
+     * @param interval between 50 ms and 1 min
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> heartbeat(Duration interval) {
+      Checks.requireUnset("heartbeat", heartbeat);
+      this.heartbeat =
+          Checks.between("heartbeat", interval, Duration.ofMillis(50), Duration.ofMinutes(1));
+      return this;
+    }
+
+    /**
+     * Loads a key missing from both tiers once across all instances: the instance that takes a
+     * Redis lease ({@code SET NX PX} with a token) calls the loader; the others poll Redis for its
+     * value for up to {@code wait}, then load themselves. The lease expires after {@code lease} if
+     * its holder dies. Default: off, one load per key per instance. Needs {@link #redis}.
+     *
+     * @param lease how long a lease holds: longer than a load takes; between 10 ms and 10 min
+     * @param wait how long the other instances wait for the holder's value: between 1 ms and 10 min
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     * @throws IllegalStateException if already set
+     */
+    public Builder<K, V> singleFlight(Duration lease, Duration wait) {
+      Checks.requireUnset("singleFlight", this.lease);
+      this.lease =
+          Checks.between(
+              "singleFlight lease", lease, Duration.ofMillis(10), Duration.ofMinutes(10));
+      this.leaseWait =
+          Checks.between("singleFlight wait", wait, Duration.ofMillis(1), Duration.ofMinutes(10));
+      return this;
+    }
+
+    /** Opens the Redis tier, if one is set; called once by the cache's constructor. */
+    @Nullable RedisTier<K, V> tier(
+        String cache, RedisTier.Events<K> events, Executor on, @Nullable MeterRegistry registry) {
+      RedisTier.Connector opened = connector;
+      Codec<K> k = keyCodec;
+      Codec<V> v = valueCodec;
+      Duration write = expireAfterWrite;
+      if (opened == null || k == null || v == null || write == null) {
+        return null;
+      }
+      return new RedisTier<>(
+          cache,
+          opened,
+          k,
+          v,
+          new RedisTier.Settings(
+              redisPrefix == null ? "bulwark" : redisPrefix,
+              redisTtl == null ? write : redisTtl,
+              redisTimeout == null ? DEFAULT_REDIS_TIMEOUT : redisTimeout,
+              heartbeat == null ? DEFAULT_HEARTBEAT : heartbeat,
+              lease,
+              leaseWait),
+          events,
+          on,
+          registry);
+    }
+
     /** The clock of expiry and refresh, for tests. Default: {@link System#nanoTime()}. */
     Builder<K, V> ticker(Ticker ticker) {
       Checks.requireUnset("ticker", this.ticker);
@@ -867,11 +1192,47 @@ public final class BoundedCache<K, V> implements AutoCloseable {
                     + " remembered as long as a value",
                 expirySetting, Checks.duration(expiry), Checks.duration(missing)));
       }
+      if (serveStaleFor != null && expireAfterWrite == null) {
+        throw new IllegalStateException(
+            "serveStaleFor needs expireAfterWrite: a value is served stale past that age");
+      }
+      checkRedis();
       MeterRegistry registry = meterRegistry;
       if (registry != null) {
         Meters.requireUnused(registry, INVALIDATIONS_METER, "cache", name, "name");
       }
       return new BoundedCache<>(this);
+    }
+
+    private void checkRedis() {
+      if (connector == null) {
+        for (Object[] setting :
+            new Object[][] {
+              {"redisPrefix", redisPrefix},
+              {"redisTtl", redisTtl},
+              {"redisTimeout", redisTimeout},
+              {"heartbeat", heartbeat},
+              {"singleFlight", lease}
+            }) {
+          if (setting[1] != null) {
+            throw new IllegalStateException(
+                setting[0] + " needs a Redis tier: set redis(client, keyCodec, valueCodec)");
+          }
+        }
+        return;
+      }
+      if (expireAfterWrite == null) {
+        throw new IllegalStateException(
+            "cache "
+                + name
+                + " has a Redis tier and needs expireAfterWrite: it bounds how long an instance"
+                + " that cannot hear invalidations serves an old value");
+      }
+      if (tags != null) {
+        throw new IllegalStateException(
+            "tags cannot be combined with redis: a tag's invalidation would not reach the values"
+                + " in Redis; give each tenant its own cache or key prefix, and invalidate keys");
+      }
     }
 
     /** {@return the name and the settings given, as in {@code [prices, maximumSize=10000]}} */
@@ -884,6 +1245,14 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       Checks.addSetting(out, "expireAfterAccess", expireAfterAccess);
       Checks.addSetting(out, "refreshAfterWrite", refreshAfterWrite);
       Checks.addSetting(out, "cacheMissingFor", cacheMissingFor);
+      Checks.addSetting(out, "serveStaleFor", serveStaleFor);
+      Checks.addSetting(out, "redis", redisKind);
+      Checks.addSetting(out, "redisPrefix", redisPrefix);
+      Checks.addSetting(out, "redisTtl", redisTtl);
+      Checks.addSetting(out, "redisTimeout", redisTimeout);
+      Checks.addSetting(out, "heartbeat", heartbeat);
+      Checks.addSetting(out, "singleFlightLease", lease);
+      Checks.addSetting(out, "singleFlightWait", leaseWait);
       if (loader != null) {
         out.add("loader");
       }

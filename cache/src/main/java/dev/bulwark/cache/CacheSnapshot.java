@@ -2,6 +2,7 @@ package dev.bulwark.cache;
 
 import dev.bulwark.core.internal.Checks;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The state of a {@link BoundedCache} at one moment, for health checks and dashboards. Obtain one
@@ -25,6 +26,9 @@ import java.util.Objects;
  * @param misses lookups that found none
  * @param evictions entries removed by the bound or by expiry (not those invalidated)
  * @param loadFailures loader calls that threw
+ * @param staleServed reads answered with a value past {@code expireAfterWrite} because its reload
+ *     failed, within {@code serveStaleFor}
+ * @param redis the Redis tier's state, or {@code null} for a cache without one
  */
 public record CacheSnapshot(
     String name,
@@ -36,7 +40,9 @@ public record CacheSnapshot(
     long hits,
     long misses,
     long evictions,
-    long loadFailures) {
+    long loadFailures,
+    long staleServed,
+    @Nullable RedisTierSnapshot redis) {
 
   /**
    * Checks the values.
@@ -51,12 +57,20 @@ public record CacheSnapshot(
    * @param misses lookups that found none
    * @param evictions entries removed by the bound or by expiry
    * @param loadFailures loader calls that threw
+   * @param staleServed reads answered with a stale value
+   * @param redis the Redis tier's state, or {@code null}
    * @throws IllegalArgumentException if a count is negative, {@code bound} is below 1 or {@code
    *     hitRatio} is outside 0.0 to 1.0
    */
   public CacheSnapshot {
     Objects.requireNonNull(name, "name");
-    if (size < 0 || weight < 0 || hits < 0 || misses < 0 || evictions < 0 || loadFailures < 0) {
+    if (size < 0
+        || weight < 0
+        || hits < 0
+        || misses < 0
+        || evictions < 0
+        || loadFailures < 0
+        || staleServed < 0) {
       throw Checks.invalid(
           "counts must be at least 0, but were size %d, weight %d, hits %d, misses %d,"
               + " evictions %d, loadFailures %d",

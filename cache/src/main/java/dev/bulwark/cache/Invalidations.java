@@ -72,8 +72,14 @@ final class Invalidations {
     }
   }
 
-  /** {@return whether a tag of the entry was invalidated after the entry was stamped} */
+  /**
+   * {@return whether the whole cache, or a tag of the entry, was invalidated after the entry was
+   * stamped}
+   */
   boolean isStale(Entry<?> entry) {
+    if (all.get() > entry.stamp) {
+      return true;
+    }
     Cache<String, Long> remembered = tags;
     if (remembered == null || entry.tags.length == 0) {
       return false;

@@ -56,15 +56,15 @@ class BoundTest {
   @Test
   void aSnapshotRefusesImpossibleFigures() {
     org.assertj.core.api.Assertions.assertThatIllegalArgumentException()
-        .isThrownBy(() -> new CacheSnapshot("c", -1, 1, false, 0, 1.0, 0, 0, 0, 0))
+        .isThrownBy(() -> new CacheSnapshot("c", -1, 1, false, 0, 1.0, 0, 0, 0, 0, 0, null))
         .withMessage(
             "counts must be at least 0, but were size -1, weight 0, hits 0, misses 0, evictions 0,"
                 + " loadFailures 0");
     org.assertj.core.api.Assertions.assertThatIllegalArgumentException()
-        .isThrownBy(() -> new CacheSnapshot("c", 0, 0, false, 0, 1.0, 0, 0, 0, 0))
+        .isThrownBy(() -> new CacheSnapshot("c", 0, 0, false, 0, 1.0, 0, 0, 0, 0, 0, null))
         .withMessage("bound must be at least 1, but was 0");
     org.assertj.core.api.Assertions.assertThatIllegalArgumentException()
-        .isThrownBy(() -> new CacheSnapshot("c", 0, 1, false, 0, Double.NaN, 0, 0, 0, 0))
+        .isThrownBy(() -> new CacheSnapshot("c", 0, 1, false, 0, Double.NaN, 0, 0, 0, 0, 0, null))
         .withMessage("hitRatio must be between 0.0 and 1.0, but was NaN");
   }
 }
