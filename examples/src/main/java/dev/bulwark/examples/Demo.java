@@ -3,6 +3,7 @@ package dev.bulwark.examples;
 import com.sun.net.httpserver.HttpServer;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.bulwark.cache.BoundedCache;
+import dev.bulwark.cache.Codecs;
 import dev.bulwark.core.Secrets;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
@@ -33,9 +34,12 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Starts a real Redis and PostgreSQL on loopback (through {@code bulwark-testing}) and walks
@@ -88,6 +92,7 @@ public final class Demo {
     redisClient(redis);
     silentRedisConnection(redis, registry);
     localCache(registry);
+    twoLevelCache(redis, registry);
     System.out.println("== metrics");
     System.out.println(
         "cancel hooks failed, dropped, overdue: "
@@ -239,6 +244,61 @@ public final class Demo {
               + " (tenant 42 reloaded, tenant 7 still a hit)");
       System.out.println("snapshot " + users.snapshot());
     }
+  }
+
+  /**
+   * Findings 2, 3 and 5 across instances: two instances of one cache, each on its own Redis client;
+   * what one loads the other reads from Redis, and what one invalidates the other drops.
+   */
+  private static void twoLevelCache(TestRedis redis, MeterRegistry registry)
+      throws InterruptedException {
+    System.out.println(
+        "== cache: two instances over Redis (L1 10,000 entries, 1 h), invalidation by pub/sub");
+    AtomicInteger loads = new AtomicInteger();
+    Map<String, String> table = new ConcurrentHashMap<>(Map.of("sku-1", "19.99 EUR"));
+    Function<String, String> loadPrice =
+        sku -> {
+          loads.incrementAndGet();
+          return table.get(sku);
+        };
+    RedisClient clientA = Pools.redis(redis.url()).name("demo-a").build();
+    RedisClient clientB = Pools.redis(redis.url()).name("demo-b").build();
+    try (BoundedCache<String, String> a = twoLevel(clientA, registry);
+        BoundedCache<String, String> b = twoLevel(clientB, null)) {
+      a.get("sku-1", loadPrice);
+      System.out.println("instance A: get sku-1, a miss in both tiers: loader calls " + loads);
+      b.get("sku-1", loadPrice);
+      System.out.println(
+          "instance B: get sku-1, an L1 miss read from Redis: loader calls " + loads);
+      table.put("sku-1", "24.99 EUR");
+      long start = System.nanoTime();
+      a.invalidate("sku-1");
+      while (b.getIfPresent("sku-1") != null && millisSince(start) < 5_000) {
+        Thread.sleep(1);
+      }
+      System.out.printf(
+          "instance A: invalidate sku-1; instance B dropped its copy %d ms after the call%n",
+          millisSince(start));
+      System.out.println(
+          "instance B: get sku-1 -> " + b.get("sku-1", loadPrice) + ", loader calls " + loads);
+      System.out.println("instance B's Redis tier " + b.snapshot().redis());
+    } finally {
+      clientA.shutdown();
+      clientB.shutdown();
+    }
+  }
+
+  private static BoundedCache<String, String> twoLevel(
+      RedisClient client, @Nullable MeterRegistry registry) {
+    BoundedCache.Builder<String, String> builder =
+        BoundedCache.<String, String>builder("demo-prices")
+            .maximumSize(10_000)
+            .expireAfterWrite(Duration.ofHours(1))
+            .redis(client, Codecs.utf8(), Codecs.utf8());
+    if (registry != null) {
+      builder.meterRegistry(registry);
+    }
+    return builder.build();
   }
 
   private static long millisSince(long start) {
