@@ -60,8 +60,16 @@ import org.jspecify.annotations.Nullable;
  * {@link #invalidateTag(String)} takes constant time whatever the size: it records that the tag
  * moved on, and an entry written before that, under any of its tags, is treated as absent by the
  * next read, which removes it. A load that was running when an invalidation of its key, its tag or
- * the whole cache came in returns its value to its caller but does not keep it in the cache. Only
- * this instance is invalidated: the cache has no second tier yet.
+ * the whole cache came in returns its value to its caller but does not keep it in the cache.
+ *
+ * <p><b>Redis second tier</b> ({@link Builder#redis(RedisClient, Codec, Codec)}): a miss reads
+ * Redis (one {@code MGET}), then calls the loader and writes its value to Redis unless the key was
+ * written or invalidated meanwhile. {@link #put}, {@link #invalidate} and {@link #invalidateAll}
+ * reach Redis and every other instance through a pub/sub channel, or throw {@link
+ * CachePropagationException}. An instance clears its first tier when its channel connection drops
+ * or is subscribed again, when three heartbeats pass unheard, when a publisher's sequence skips a
+ * number, and after a failover; while Redis cannot be reached, reads go on from the first tier and
+ * the loader, and {@code expireAfterWrite} bounds staleness.
  *
  * <p><b>Meters</b>, when a registry is given: Micrometer's own Caffeine binding ({@code
  * CaffeineStatsCounter}: {@code cache.gets} by {@code result}, {@code cache.loads} by {@code
