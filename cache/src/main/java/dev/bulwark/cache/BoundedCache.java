@@ -213,15 +213,23 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       this.allInvalidations = null;
       this.discarded = null;
     }
-    this.tier = builder.tier(name, new TierEvents(), executor, registry);
+    try {
+      this.tier = builder.tier(name, new TierEvents(), executor, registry);
+    } catch (RuntimeException | Error e) {
+      removeMeters(); // so that the name can be built again once Redis is reachable
+      throw e;
+    }
   }
 
   /** What the Redis tier asks of the first tier. */
   private final class TierEvents implements RedisTier.Events<K> {
     @Override
     public void drop(K key) {
-      invalidations.key(key);
-      cache.invalidate(key);
+      invalidations.key(key); // a load of the key running now sees it when it is in, and discards
+      Entry<V> present = cache.policy().getIfPresentQuietly(key);
+      if (present != null) {
+        map.remove(key, present);
+      }
     }
 
     @Override
@@ -300,17 +308,26 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     }
     Loading loading = new Loading(loader);
     entry = cache.get(key, loading);
-    if (entry != null && invalidations.isStale(entry)) {
+    if (entry != null
+        && (invalidations.isStale(entry) || (loading.loaded && keyMovedOn(key, entry)))) {
       if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
         discard(key, entry);
         return entry.value;
       }
       entry = reload(key, loader);
-      if (entry != null && invalidations.isStale(entry)) {
+      if (entry != null && (invalidations.isStale(entry) || keyMovedOn(key, entry))) {
         discard(key, entry);
       }
     }
     return entry == null ? null : entry.value;
+  }
+
+  /**
+   * Whether another instance invalidated the key (or one of its stripe) after the entry's load
+   * began. Such invalidations do not wait for a running load, so the load checks once it is in.
+   */
+  private boolean keyMovedOn(K key, Entry<V> entry) {
+    return tier != null && invalidations.invalidatedSince(key, entry.stamp);
   }
 
   private boolean isFresh(Entry<V> entry) {
@@ -348,6 +365,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     if (stale != null) {
       staleServed.increment();
       return stale.value;
+    }
+    if (entry != null && keyMovedOn(key, entry)) {
+      discard(key, entry);
     }
     return entry == null ? null : entry.value;
   }
@@ -599,10 +619,15 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     checkOpen();
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(value, "value");
-    cache.put(key, new Entry<>(value, invalidations.stamp(), tagsOf(key), ticker.read()));
     RedisTier<K, V> redis = tier;
-    if (redis != null) {
-      redis.put(key, value);
+    byte[] encoded = redis == null ? null : redis.encode(key, value); // fails before any change
+    cache.put(key, new Entry<>(value, invalidations.stamp(), tagsOf(key), ticker.read()));
+    if (redis != null && encoded != null) {
+      redis.put(key, encoded);
+      // A read of this instance may have filled the old value from Redis before the write: drop
+      // whatever is held, so that the next read takes the new value from Redis.
+      invalidations.key(key);
+      cache.invalidate(key);
     }
   }
 
@@ -736,6 +761,10 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     }
     cache.invalidateAll();
     cache.cleanUp();
+    removeMeters();
+  }
+
+  private void removeMeters() {
     MeterRegistry current = registry;
     // Once only: Micrometer removes by id, which a new cache of this name may hold by now.
     if (current != null && metersRemoved.compareAndSet(false, true)) {

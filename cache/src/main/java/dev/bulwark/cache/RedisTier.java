@@ -1,5 +1,6 @@
 package dev.bulwark.cache;
 
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.Meters;
 import dev.bulwark.core.internal.NamedThreads;
@@ -12,6 +13,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
@@ -28,6 +30,7 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -35,13 +38,14 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -76,6 +80,9 @@ final class RedisTier<K, V> implements AutoCloseable {
   /** Heartbeats missed before the channel counts as silent. */
   static final int MISSED_HEARTBEATS = 3;
 
+  /** The most publishers whose sequence numbers an instance follows. */
+  static final int MAX_PUBLISHERS = 10_000;
+
   /** Why the first tier was cleared, the {@code cause} tag of {@code bulwark.cache.l1.clears}. */
   enum Clear {
     /** The invalidation connection was lost. */
@@ -109,12 +116,14 @@ final class RedisTier<K, V> implements AutoCloseable {
     void clear(Clear cause);
   }
 
+  /** Deletes the value and gives the key a new generation, a token no earlier one can equal. */
   private static final String INVALIDATE =
-      "redis.call('DEL', KEYS[1]) redis.call('INCR', KEYS[2])"
-          + " redis.call('PEXPIRE', KEYS[2], ARGV[1]) return 1";
+      "redis.call('DEL', KEYS[1]) redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) return 1";
+
+  /** Writes the value and gives the key a new generation. */
   private static final String PUT =
-      "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) redis.call('INCR', KEYS[2])"
-          + " redis.call('PEXPIRE', KEYS[2], ARGV[3]) return 1";
+      "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])"
+          + " redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) return 1";
 
   /** Writes a loaded value unless the key was written or invalidated since it was read. */
   private static final String FILL =
@@ -130,19 +139,29 @@ final class RedisTier<K, V> implements AutoCloseable {
           + " return 0";
 
   /**
-   * Returns the epoch, raised first if the server is not the one that last answered: a replica
-   * promoted, or a server restarted from a snapshot, may hold values whose invalidation it lost.
+   * Returns the epoch and whether it was raised. It is raised when the servers are not the ones
+   * that answered last ({@code ARGV[1]}, their {@code run_id}s): a promoted replica, or a server
+   * restarted from a snapshot, may hold values whose invalidation it lost. An epoch below the one
+   * this instance knows ({@code ARGV[2]}: the key was evicted, or lost in a failover) is raised to
+   * it first, so the epoch never goes back.
    */
   private static final String EPOCH =
-      "local info = redis.call('INFO', 'server')"
-          + " local id = string.match(info, 'run_id:(%w+)')"
-          + " local seen = redis.call('GET', KEYS[1])"
+      "local seen = redis.call('GET', KEYS[1])"
+          + " local stored = tonumber(redis.call('GET', KEYS[2]) or '0')"
+          + " local known = tonumber(ARGV[2])"
           + " local raised = 0"
-          + " if seen ~= id then"
-          + "   if seen or redis.call('EXISTS', KEYS[2]) == 1 then"
-          + "     redis.call('INCR', KEYS[2]) raised = 1 end"
-          + "   redis.call('SET', KEYS[1], id) end"
-          + " return {tonumber(redis.call('GET', KEYS[2]) or '0'), raised}";
+          + " if stored < known then stored = known end"
+          + " if seen ~= ARGV[1] then"
+          + "   if seen or stored > 0 then stored = stored + 1 raised = 1 end"
+          + "   redis.call('SET', KEYS[1], ARGV[1]) end"
+          + " redis.call('SET', KEYS[2], stored)"
+          + " return {stored, raised}";
+
+  /** Raises the epoch past both the stored one and the one this instance knows. */
+  private static final String NEXT_EPOCH =
+      "local stored = tonumber(redis.call('GET', KEYS[1]) or '0')"
+          + " local next = math.max(stored, tonumber(ARGV[1])) + 1"
+          + " redis.call('SET', KEYS[1], next) return next";
 
   private final String name;
   private final Codec<K> keys;
@@ -164,6 +183,8 @@ final class RedisTier<K, V> implements AutoCloseable {
   private final Script fill = new Script(FILL);
   private final Script release = new Script(RELEASE);
   private final Script epochScript = new Script(EPOCH);
+  private final Script nextEpoch = new Script(NEXT_EPOCH);
+  private final boolean cluster;
 
   private final StatefulConnection<byte[], byte[]> connection;
   private final RedisClusterAsyncCommands<byte[], byte[]> commands;
@@ -173,10 +194,20 @@ final class RedisTier<K, V> implements AutoCloseable {
   private final Object publishing = new Object();
   private long sequence; // guarded by publishing
   private final AtomicLong epoch = new AtomicLong();
-  private final AtomicLong epochSeen = new AtomicLong(-1);
-  private final Map<String, Long> publishers = new ConcurrentHashMap<>();
+
+  /** The last number heard from each publisher; bounded, forgetting the longest silent. */
+  private final Map<String, Long> publishers =
+      Caffeine.newBuilder()
+          .maximumSize(MAX_PUBLISHERS)
+          .expireAfterAccess(Duration.ofHours(1))
+          .<String, Long>build()
+          .asMap();
+
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final AtomicLong generations = new AtomicLong();
   private volatile @Nullable StatefulRedisPubSubConnection<byte[], byte[]> pubSub;
   private volatile boolean subscribed;
+  private volatile boolean listening;
   private volatile boolean synced;
   private volatile long lastMessageNanos;
   private volatile boolean closed;
@@ -205,6 +236,8 @@ final class RedisTier<K, V> implements AutoCloseable {
     RedisClusterAsyncCommands<byte[], byte[]> commands(StatefulConnection<byte[], byte[]> c);
 
     StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub();
+
+    boolean cluster();
   }
 
   static Connector connector(RedisClient client) {
@@ -224,6 +257,11 @@ final class RedisTier<K, V> implements AutoCloseable {
       @Override
       public StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub() {
         return client.connectPubSub(ByteArrayCodec.INSTANCE);
+      }
+
+      @Override
+      public boolean cluster() {
+        return false;
       }
     };
   }
@@ -246,6 +284,11 @@ final class RedisTier<K, V> implements AutoCloseable {
       @Override
       public StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub() {
         return client.connectPubSub(ByteArrayCodec.INSTANCE);
+      }
+
+      @Override
+      public boolean cluster() {
+        return true;
       }
     };
   }
@@ -291,18 +334,19 @@ final class RedisTier<K, V> implements AutoCloseable {
       clears.put(cause, new LongAdder());
     }
     this.subscriber = new Subscriber();
+    this.cluster = connector.cluster();
     this.connection = connector.connect();
     this.scheduler = new ScheduledThreadPoolExecutor(1, NamedThreads.daemon("cache", name));
     scheduler.setRemoveOnCancelPolicy(true);
     try {
       connection.setTimeout(timeout);
       this.commands = connector.commands(connection);
-      long[] answer = epochNow();
-      epoch.set(answer[0]);
+      epoch.set(epochNow()[0]);
       StatefulRedisPubSubConnection<byte[], byte[]> first = connector.connectPubSub();
       attach(first);
       await(first.async().subscribe(channel));
       subscribed = true;
+      listening = true;
       synced = true;
       lastMessageNanos = System.nanoTime();
     } catch (RuntimeException e) {
@@ -311,7 +355,17 @@ final class RedisTier<K, V> implements AutoCloseable {
     }
     long every = heartbeat.toNanos();
     var unused =
-        scheduler.scheduleWithFixedDelay(() -> beat(connector), every, every, TimeUnit.NANOSECONDS);
+        scheduler.scheduleWithFixedDelay(
+            () -> {
+              try {
+                beat(connector);
+              } catch (RuntimeException | Error e) { // never end the heartbeats
+                failed("heartbeat", e);
+              }
+            },
+            every,
+            every,
+            TimeUnit.NANOSECONDS);
     if (registry != null) {
       register(registry);
     }
@@ -330,6 +384,7 @@ final class RedisTier<K, V> implements AutoCloseable {
       return loader.apply(key);
     }
     Names names = names(key);
+    long read = System.nanoTime();
     byte[] generation;
     try {
       List<KeyValue<byte[], byte[]>> found = await(commands.mget(names.value, names.generation));
@@ -356,7 +411,6 @@ final class RedisTier<K, V> implements AutoCloseable {
       token = leased.token;
       generation = leased.generation == null ? generation : leased.generation;
     }
-    long start = System.nanoTime();
     V value;
     try {
       value = loader.apply(key);
@@ -368,8 +422,10 @@ final class RedisTier<K, V> implements AutoCloseable {
       releaseQuietly(names, token);
       return null;
     }
-    if (System.nanoTime() - start >= GENERATION_TTL.toNanos()) {
-      releaseQuietly(names, token); // too slow to know whether it was invalidated meanwhile
+    // The generation read must still be in Redis when the fill runs, or an invalidation since
+    // would go unseen: a load (from the read to the fill's last moment) must end well within it.
+    if (System.nanoTime() - read >= GENERATION_TTL.toNanos() - 2 * timeout.toNanos()) {
+      releaseQuietly(names, token);
       return value;
     }
     try {
@@ -384,6 +440,7 @@ final class RedisTier<K, V> implements AutoCloseable {
               token));
     } catch (RuntimeException e) {
       failed("fill", e);
+      releaseQuietly(names, token);
     }
     return value;
   }
@@ -439,11 +496,12 @@ final class RedisTier<K, V> implements AutoCloseable {
     long deadline = System.nanoTime() + wait.toNanos();
     long pause = 2_000_000L; // 2 ms, doubling to 50 ms
     boolean waited = false;
+    byte[] generation = null;
     try {
       while (true) {
         if ("OK".equals(await(commands.set(names.lease, token, args)))) {
           leasesAcquired.increment();
-          return new Leased<>(null, token, null);
+          return new Leased<>(null, token, generation);
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
@@ -465,13 +523,14 @@ final class RedisTier<K, V> implements AutoCloseable {
             return new Leased<>(value, EMPTY, null);
           }
         }
+        generation = orEmpty(valueOf(found, 1));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Leased<>(null, EMPTY, null);
     } catch (RuntimeException e) {
       failed("lease", e);
-      return new Leased<>(null, EMPTY, null);
+      return new Leased<>(null, EMPTY, generation);
     }
   }
 
@@ -493,33 +552,44 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   /** Deletes the key in Redis and tells the other instances; throws if either did not happen. */
   void invalidate(K key) {
-    Names names = names(key);
+    byte[] raw = keys.encode(key);
     write(
         "invalidate",
-        () ->
-            invalidate.run(
-                commands,
-                new byte[][] {names.value, names.generation},
-                bytes(Long.toString(GENERATION_TTL.toMillis()))),
+        at -> {
+          Names names = new Names(raw, at);
+          return invalidate.run(
+              commands,
+              new byte[][] {names.value, names.generation},
+              nextGeneration(),
+              bytes(Long.toString(GENERATION_TTL.toMillis())));
+        },
         'k',
-        names.raw);
+        raw);
+  }
+
+  /** Checks that the key and value encode, before anything changes; returns the value's bytes. */
+  byte[] encode(K key, V value) {
+    keys.encode(key);
+    return values.encode(value);
   }
 
   /** Writes the value to Redis and tells the other instances to drop their copies. */
-  void put(K key, V value) {
-    Names names = names(key);
-    byte[] encoded = values.encode(value);
+  void put(K key, byte[] encoded) {
+    byte[] raw = keys.encode(key);
     write(
         "put",
-        () ->
-            put.run(
-                commands,
-                new byte[][] {names.value, names.generation},
-                encoded,
-                bytes(Long.toString(ttlMillis)),
-                bytes(Long.toString(GENERATION_TTL.toMillis()))),
+        at -> {
+          Names names = new Names(raw, at);
+          return put.run(
+              commands,
+              new byte[][] {names.value, names.generation},
+              encoded,
+              bytes(Long.toString(ttlMillis)),
+              nextGeneration(),
+              bytes(Long.toString(GENERATION_TTL.toMillis())));
+        },
         'k',
-        names.raw);
+        raw);
   }
 
   /** Moves every instance to a new epoch, which leaves every value in Redis behind unread. */
@@ -527,9 +597,9 @@ final class RedisTier<K, V> implements AutoCloseable {
     long[] next = new long[1];
     write(
         "invalidateAll",
-        () ->
-            commands
-                .incr(epochKey)
+        at ->
+            nextEpoch
+                .run(commands, new byte[][] {epochKey}, bytes(Long.toString(epoch.get())))
                 .thenApply(
                     e -> {
                       next[0] = e;
@@ -537,14 +607,29 @@ final class RedisTier<K, V> implements AutoCloseable {
                       return e;
                     }),
         'a',
-        null);
+        null,
+        next);
   }
 
+  private byte[] nextGeneration() {
+    return bytes(origin + "." + generations.incrementAndGet());
+  }
+
+  /** One write at a given epoch. */
   private interface Call {
-    CompletionStage<?> start();
+    CompletionStage<?> at(long epoch);
   }
 
   private void write(String operation, Call call, char kind, byte @Nullable [] payload) {
+    write(operation, call, kind, payload, null);
+  }
+
+  private void write(
+      String operation,
+      Call call,
+      char kind,
+      byte @Nullable [] payload,
+      long @Nullable [] epochOut) {
     if (!connection.isOpen()) {
       propagationFailures.increment();
       throw new CachePropagationException(
@@ -556,7 +641,23 @@ final class RedisTier<K, V> implements AutoCloseable {
           new IllegalStateException("the cache's Redis connection is down"));
     }
     try {
-      await(call.start());
+      long at = epoch.get();
+      await(call.at(at));
+      if (epochOut == null) {
+        // Another instance may have moved the epoch while this one wrote at the old one: a fill at
+        // the new epoch would then miss this write. Write again there.
+        for (int i = 0; i < 3; i++) {
+          byte[] stored = await(commands.get(epochKey));
+          long now =
+              stored == null ? 0 : Long.parseLong(new String(stored, StandardCharsets.UTF_8));
+          if (now <= at) {
+            break;
+          }
+          epoch.accumulateAndGet(now, Math::max);
+          at = epoch.get();
+          await(call.at(at));
+        }
+      }
     } catch (RuntimeException e) {
       propagationFailures.increment();
       throw new CachePropagationException(
@@ -568,7 +669,11 @@ final class RedisTier<K, V> implements AutoCloseable {
           e);
     }
     try {
-      await(publish(kind, payload == null ? bytes(Long.toString(epoch.get())) : payload));
+      byte[] body =
+          payload != null
+              ? payload
+              : bytes(Long.toString(epochOut == null ? epoch.get() : epochOut[0]));
+      await(publish(kind, body));
       sent.increment();
     } catch (RuntimeException e) {
       propagationFailures.increment();
@@ -609,13 +714,17 @@ final class RedisTier<K, V> implements AutoCloseable {
     @Override
     public void message(byte[] from, byte[] message) {
       lastMessageNanos = System.nanoTime();
+      if (!listening && !closed) { // heard again after a silence: what was said meanwhile is lost
+        resync(Clear.RESUBSCRIBED);
+      }
       receive(message);
     }
 
     @Override
     public void subscribed(byte[] to, long count) {
       lastMessageNanos = System.nanoTime();
-      if (subscribed) { // a re-subscription after a reconnect: messages may have been missed
+      if (subscribed
+          && !closed) { // a re-subscription after a reconnect: messages may have been missed
         resync(Clear.RESUBSCRIBED);
       }
     }
@@ -625,6 +734,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
       if (subscribed && !closed && connection == pubSub) {
         synced = false;
+        listening = false;
         clear(Clear.DISCONNECTED);
       }
     }
@@ -667,7 +777,6 @@ final class RedisTier<K, V> implements AutoCloseable {
         return;
       }
       epoch.accumulateAndGet(next, Math::max);
-      epochSeen.accumulateAndGet(next, Math::max);
     }
     if (from.equals(origin)) {
       return; // this instance's own: applied when it was sent
@@ -709,44 +818,100 @@ final class RedisTier<K, V> implements AutoCloseable {
     events.clear(cause);
   }
 
-  /** After a new subscription: clear, forget the publishers' numbers, and read the epoch again. */
+  /** After a new subscription: clear, forget the publishers' numbers, and check the epoch. */
   private void resync(Clear cause) {
     publishers.clear();
+    listening = true;
     clear(cause);
-    scheduler.execute(
-        () -> {
-          try {
-            epochSeen.set(-1);
-            long[] answer = epochNow();
-            long before = epoch.getAndSet(Math.max(answer[0], epochSeen.get()));
-            if (answer[1] == 1 || before != epoch.get()) {
-              clear(Clear.FAILOVER);
-              if (answer[1] == 1) {
-                publish('a', bytes(Long.toString(epoch.get())));
-              }
-            }
-            synced = true;
-          } catch (RuntimeException e) {
-            failed("epoch", e); // the next heartbeat's check retries
-            synced = false;
-          }
-        });
+    try {
+      scheduler.execute(this::checkEpoch);
+    } catch (RejectedExecutionException e) {
+      // closed meanwhile
+    }
+  }
+
+  /**
+   * Reads the servers' identity and the epoch, raising it after a failover; the tier is synced when
+   * this succeeds while the channel is heard. Runs on the scheduler.
+   */
+  private void checkEpoch() {
+    try {
+      long before = epoch.get();
+      long[] answer = epochNow();
+      long now = epoch.accumulateAndGet(answer[0], Math::max);
+      if (answer[1] == 1) {
+        log.warn(
+            "cache {}: Redis is not the server it was (a failover or a restart): its values from"
+                + " before are left unread and the first tier is cleared",
+            name);
+        clear(Clear.FAILOVER);
+        publish('a', bytes(Long.toString(now)))
+            .whenComplete(
+                (n, e) -> {
+                  if (e != null) {
+                    failed("epoch message", e);
+                  }
+                });
+      } else if (now != before) {
+        clear(Clear.REMOTE_ALL); // an invalidateAll whose message this instance did not hear
+      }
+      synced = listening;
+    } catch (RuntimeException e) {
+      failed("epoch", e);
+      synced = false;
+    }
   }
 
   private long[] epochNow() {
     List<?> answer =
         await(
             epochScript.<List<?>>run(
-                ScriptOutputType.MULTI, commands, new byte[][] {serverKey, epochKey}));
+                ScriptOutputType.MULTI,
+                commands,
+                new byte[][] {serverKey, epochKey},
+                bytes(serverId()),
+                bytes(Long.toString(epoch.get()))));
     return new long[] {((Number) answer.get(0)).longValue(), ((Number) answer.get(1)).longValue()};
   }
 
-  /** Every heartbeat: send one, and replace the subscription if none came for three. */
+  /** The {@code run_id} of the server, or of every cluster master, sorted and joined. */
+  private String serverId() {
+    if (!cluster) {
+      return runId(await(commands.info("server")));
+    }
+    @SuppressWarnings("unchecked")
+    RedisAdvancedClusterAsyncCommands<byte[], byte[]> all =
+        (RedisAdvancedClusterAsyncCommands<byte[], byte[]>) commands;
+    List<String> ids = new ArrayList<>();
+    for (CompletableFuture<String> info : all.upstream().commands().info("server").futures()) {
+      ids.add(runId(await(info)));
+    }
+    Collections.sort(ids);
+    return String.join(",", ids);
+  }
+
+  static String runId(String info) {
+    int at = info.indexOf("run_id:");
+    if (at < 0) {
+      throw new IllegalStateException("INFO server has no run_id");
+    }
+    int end = at + "run_id:".length();
+    while (end < info.length() && Character.isLetterOrDigit(info.charAt(end))) {
+      end++;
+    }
+    return info.substring(at + "run_id:".length(), end);
+  }
+
+  /**
+   * Every heartbeat: send one; check the epoch; and if nothing was heard for three, clear and
+   * replace the subscription.
+   */
   private void beat(Connector connector) {
     if (closed) {
       return;
     }
-    if (connection.isOpen()) {
+    boolean up = connection.isOpen();
+    if (up) {
       publish('h', EMPTY)
           .whenComplete(
               (n, e) -> {
@@ -757,9 +922,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     }
     long silent = System.nanoTime() - lastMessageNanos;
     if (silent > MISSED_HEARTBEATS * heartbeat.toNanos()) {
-      boolean wasSynced = synced;
-      synced = false;
-      if (wasSynced) {
+      if (listening) {
         log.warn(
             "cache {}: no message on its invalidation channel for {} ms, not even its own"
                 + " heartbeat; its first tier is cleared and the subscription replaced",
@@ -767,15 +930,14 @@ final class RedisTier<K, V> implements AutoCloseable {
             TimeUnit.NANOSECONDS.toMillis(silent));
         clear(Clear.HEARTBEAT);
       }
-      replaceSubscription(connector);
-    } else if (!synced && subscribed && pubSubOpen() && connection.isOpen()) {
-      resync(Clear.RESUBSCRIBED);
+      listening = false;
+      synced = false;
+      if (up) { // it could have heard its own heartbeat: the subscription is what is silent
+        replaceSubscription(connector);
+      }
+    } else if (up && listening) {
+      checkEpoch();
     }
-  }
-
-  private boolean pubSubOpen() {
-    StatefulRedisPubSubConnection<byte[], byte[]> current = pubSub;
-    return current != null && current.isOpen();
   }
 
   private void replaceSubscription(Connector connector) {
@@ -783,21 +945,25 @@ final class RedisTier<K, V> implements AutoCloseable {
     if (old != null && !old.isOpen()) {
       return; // disconnected: Lettuce reconnects it and subscribes again
     }
-    pubSub = null;
+    StatefulRedisPubSubConnection<byte[], byte[]> next;
+    try {
+      next = connector.connectPubSub();
+    } catch (RuntimeException e) {
+      failed("subscribe", e); // the next heartbeat tries again
+      return;
+    }
+    attach(next); // the current one from now: its disconnects count, not the old one's
+    try {
+      await(next.async().subscribe(channel)); // its confirmation resyncs
+    } catch (RuntimeException e) {
+      failed("subscribe", e); // unheard: replaced again three heartbeats from now
+    }
+    lastMessageNanos = System.nanoTime();
     if (old != null) {
       var unused = old.closeAsync();
     }
-    try {
-      StatefulRedisPubSubConnection<byte[], byte[]> next = connector.connectPubSub();
-      if (closed) {
-        var unused = next.closeAsync();
-        return;
-      }
-      attach(next);
-      lastMessageNanos = System.nanoTime();
-      var unused = next.async().subscribe(channel); // its confirmation resyncs
-    } catch (RuntimeException e) {
-      failed("subscribe", e); // the next heartbeat tries again
+    if (closed) {
+      var unused = next.closeAsync();
     }
   }
 
@@ -805,14 +971,16 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   /** The Redis names of one key. */
   private final class Names {
-    final byte[] raw;
     final byte[] value;
     final byte[] generation;
     final byte[] lease;
 
     Names(byte[] raw) {
-      this.raw = raw;
-      byte[] head = bytes(epoch.get() + ":");
+      this(raw, epoch.get());
+    }
+
+    Names(byte[] raw, long at) {
+      byte[] head = bytes(at + ":");
       boolean plain = raw.length > 0 && indexOf(raw, (byte) '}') < 0;
       byte[] tagged;
       if (plain) {
@@ -1083,8 +1251,11 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   @Override
   public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      return;
+    }
     closed = true;
-    scheduler.shutdownNow();
+    scheduler.shutdown(); // a heartbeat running now sees closed and closes what it opened
     StatefulRedisPubSubConnection<byte[], byte[]> current = pubSub;
     if (current != null) {
       var unused = current.closeAsync();
