@@ -1257,10 +1257,17 @@ final class RedisTier<K, V> implements AutoCloseable {
     closed = true;
     scheduler.shutdown(); // a heartbeat running now sees closed and closes what it opened
     StatefulRedisPubSubConnection<byte[], byte[]> current = pubSub;
-    if (current != null) {
-      var unused = current.closeAsync();
+    CompletableFuture<Void> subscription =
+        current == null ? CompletableFuture.completedFuture(null) : current.closeAsync();
+    CompletableFuture<Void> commandsClosed = connection.closeAsync();
+    try { // so that a client shut down next finds them closed, not closing
+      CompletableFuture.allOf(subscription, commandsClosed)
+          .get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // closed or not, nothing more to do: the connections are the client's to shut down
     }
-    var unused = connection.closeAsync();
     MeterRegistry current2 = registry;
     if (current2 != null) {
       for (Meter meter : meters) {
