@@ -735,6 +735,11 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         tier == null ? null : tier.snapshot());
   }
 
+  /** The Redis tier, or {@code null}; for tests. */
+  @Nullable RedisTier<K, V> tier() {
+    return tier;
+  }
+
   /** Runs Caffeine's pending maintenance now: evictions, expiry, forgotten tags. For tests. */
   void cleanUp() {
     cache.cleanUp();

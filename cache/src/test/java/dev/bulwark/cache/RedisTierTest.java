@@ -7,6 +7,7 @@ import dev.bulwark.testing.Await;
 import dev.bulwark.testing.RedisExtension;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -128,5 +129,67 @@ class RedisTierTest {
     Await.until(PROPAGATION, "b dropping k", () -> b.getIfPresent("k") == null);
     assertThat(b.get("k", this::load)).isEqualTo("v2");
     assertThat(a.get("k", this::load)).isEqualTo("v2");
+  }
+
+  private StatefulRedisConnection<String, String> raw() {
+    RedisClient client = client();
+    StatefulRedisConnection<String, String> connection = client.connect();
+    closing.add(connection::close);
+    return connection;
+  }
+
+  @Test
+  void aServerThatIsNotTheOneThatAnsweredRaisesTheEpochAndHidesItsOldValues() throws Exception {
+    BoundedCache<String, String> a = instance();
+    db.put("k", "v1");
+    assertThat(a.get("k", this::load)).isEqualTo("v1");
+    RedisTier<String, String> tier = a.tier();
+    String before = tier.valueKey("k");
+    StatefulRedisConnection<String, String> redis = raw();
+    assertThat(redis.sync().get(before)).isEqualTo("v1");
+
+    // What a promoted replica looks like to the tier: the stored run_id is another server's.
+    redis.sync().set("{bulwark:" + name + "}:server", "another-server");
+    db.put("k", "v2");
+
+    Await.until(PROPAGATION, "the epoch raised", () -> !tier.valueKey("k").equals(before));
+    assertThat(tier.clears(RedisTier.Clear.FAILOVER)).isEqualTo(1);
+    assertThat(a.get("k", this::load)).as("the old server's value is not read").isEqualTo("v2");
+    assertThat(redis.sync().get(before)).as("left to expire, not scanned").isEqualTo("v1");
+    Await.until(PROPAGATION, "synced again", () -> a.snapshot().redis().synced());
+  }
+
+  @Test
+  void anEvictedEpochIsPutBackNotStartedOver() throws Exception {
+    BoundedCache<String, String> a = instance();
+    a.invalidateAll();
+    a.invalidateAll();
+    String key = a.tier().valueKey("k");
+    assertThat(key).isEqualTo("bulwark:" + name + ":2:{k}");
+    StatefulRedisConnection<String, String> redis = raw();
+    redis.sync().del("{bulwark:" + name + "}:epoch");
+
+    Await.until(
+        PROPAGATION,
+        "the epoch put back",
+        () -> "2".equals(redis.sync().get("{bulwark:" + name + "}:epoch")));
+    BoundedCache<String, String> b = instance();
+    assertThat(b.tier().valueKey("k")).isEqualTo(key);
+  }
+
+  @Test
+  void anotherInstancesInvalidateAllMovesTheWritesOfALaggingOne() {
+    BoundedCache<String, String> a = instance();
+    BoundedCache<String, String> b = instance();
+    StatefulRedisConnection<String, String> redis = raw();
+    // b raised the epoch, and a has not heard yet: a's invalidate must still reach epoch 1.
+    redis.sync().set("{bulwark:" + name + "}:epoch", "1");
+    redis.sync().set("bulwark:" + name + ":1:{k}", "stale");
+
+    a.invalidate("k");
+
+    assertThat(redis.sync().get("bulwark:" + name + ":1:{k}")).isNull();
+    assertThat(a.tier().valueKey("k")).isEqualTo("bulwark:" + name + ":1:{k}");
+    assertThat(b.get("k", k -> "fresh")).isIn("fresh");
   }
 }
