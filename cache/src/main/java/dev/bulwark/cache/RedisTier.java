@@ -12,7 +12,9 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.RedisPubSubListener;
@@ -232,15 +234,26 @@ final class RedisTier<K, V> implements AutoCloseable {
     return new Connector() {
       @Override
       public StatefulConnection<byte[], byte[]> connect() {
-        return client.connect(ByteArrayCodec.INSTANCE);
+        StatefulRedisClusterConnection<byte[], byte[]> c = client.connect(ByteArrayCodec.INSTANCE);
+        // A client that rejects commands while disconnected (as Pools' does) rejects the first
+        // command for a master whose connection it is still opening: open them all now.
+        for (RedisClusterNode node : c.getPartitions()) {
+          if (node.is(RedisClusterNode.NodeFlag.UPSTREAM) && !node.hasNoSlots()) {
+            try {
+              var unused = c.getConnection(node.getUri().getHost(), node.getUri().getPort());
+            } catch (RuntimeException e) {
+              // Unreachable now: its commands fail, and are counted, until it is back.
+            }
+          }
+        }
+        return c;
       }
 
       @SuppressWarnings("unchecked")
       @Override
       public RedisClusterAsyncCommands<byte[], byte[]> commands(
           StatefulConnection<byte[], byte[]> c) {
-        return ((io.lettuce.core.cluster.api.StatefulRedisClusterConnection<byte[], byte[]>) c)
-            .async();
+        return ((StatefulRedisClusterConnection<byte[], byte[]>) c).async();
       }
 
       @Override
