@@ -315,6 +315,10 @@ final class RedisTier<K, V> implements AutoCloseable {
       StatefulRedisPubSubConnection<byte[], byte[]> first = connector.connectPubSub();
       attach(first);
       await(first.async().subscribe(channel));
+      if (answer[1] == 1) {
+        // The first to meet a new server: the running instances, which may not have, move too.
+        await(publish('a', bytes(Long.toString(answer[0]))));
+      }
       subscribed = true;
       synced = true;
       lastMessageNanos = System.nanoTime();
