@@ -338,11 +338,14 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   /**
    * Loads one key through the tier: Redis first, then (under a lease when single-flight is on) the
-   * loader, whose value is written to Redis unless the key was invalidated meanwhile. Redis
-   * failures are counted and skipped; the loader's are thrown.
+   * loader, whose value is written to Redis unless the key was invalidated meanwhile. While the
+   * tier is not synced, the loader only. Redis failures are counted and skipped; the loader's are
+   * thrown.
    */
   @Nullable V load(K key, Function<? super K, ? extends @Nullable V> loader) {
-    if (!connection.isOpen()) {
+    if (!synced()) {
+      // Not reconnected yet, or reconnected before the epoch is checked: after a failover, the
+      // values of the old epoch are those whose invalidations the new server may have lost.
       skipped.increment();
       return loader.apply(key);
     }
