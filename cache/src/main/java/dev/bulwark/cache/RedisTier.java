@@ -861,6 +861,23 @@ final class RedisTier<K, V> implements AutoCloseable {
     return new String(names(key).value, StandardCharsets.UTF_8);
   }
 
+  /** The Redis key of a value's generation, for tests. */
+  String generationKey(K key) {
+    return new String(names(key).generation, StandardCharsets.UTF_8);
+  }
+
+  /** The Redis key of a value's single-flight lease, for tests. */
+  String leaseKey(K key) {
+    return new String(names(key).lease, StandardCharsets.UTF_8);
+  }
+
+  /** The Redis keys of the epoch and of the server marker, for tests. */
+  List<String> epochKeys() {
+    return List.of(
+        new String(epochKey, StandardCharsets.UTF_8),
+        new String(serverKey, StandardCharsets.UTF_8));
+  }
+
   private static int indexOf(byte[] bytes, byte b) {
     for (int i = 0; i < bytes.length; i++) {
       if (bytes[i] == b) {
