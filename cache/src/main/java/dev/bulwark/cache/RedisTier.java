@@ -462,8 +462,18 @@ final class RedisTier<K, V> implements AutoCloseable {
     try {
       while (true) {
         if ("OK".equals(await(commands.set(names.lease, token, args)))) {
+          // The last holder may have written the value and released its lease since it was read.
+          List<KeyValue<byte[], byte[]>> found =
+              await(commands.mget(names.value, names.generation));
+          byte[] bytes = valueOf(found, 0);
+          V value = bytes == null ? null : decode(bytes);
+          if (value != null) {
+            releaseQuietly(names, token);
+            hits.increment();
+            return new Leased<>(value, EMPTY, null);
+          }
           leasesAcquired.increment();
-          return new Leased<>(null, token, null);
+          return new Leased<>(null, token, orEmpty(valueOf(found, 1)));
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {

@@ -324,7 +324,11 @@ class RedisClusterTierTest {
       othersWaiting.countDown();
       threads.shutdownNow();
     }
-    assertThat(loaderCalls).hasValue(1);
+    assertThat(loaderCalls)
+        .as(
+            "loader calls, with leases acquired %d, awaited %d, timed out %d",
+            sum(caches, "acquired"), sum(caches, "awaited"), sum(caches, "timeout"))
+        .hasValue(1);
     assertThat(sum(caches, "acquired")).isEqualTo(1);
     assertThat(sum(caches, "awaited")).isEqualTo(instances - 1);
     assertThat(sum(caches, "timeout")).isZero();
