@@ -76,6 +76,7 @@ class RedisSentinelTierTest {
             .maximumSize(10_000)
             .expireAfterWrite(Duration.ofMinutes(5))
             .redis(client, Codecs.utf8(), Codecs.utf8())
+            .redisTimeout(Duration.ofSeconds(2))
             .heartbeat(Duration.ofMillis(100))
             .build();
     closing.add(cache);
