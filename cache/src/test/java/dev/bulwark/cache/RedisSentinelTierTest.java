@@ -140,7 +140,9 @@ class RedisSentinelTierTest {
     // An invalidation sent just before the master dies, which the others may or may not receive.
     db.put("before", "v2");
     a.invalidate("before");
-    CompletableFuture<Integer> failover = CompletableFuture.supplyAsync(sentinel::killMaster);
+    CompletableFuture<Integer> failover =
+        CompletableFuture.supplyAsync(
+            sentinel::killMaster, task -> new Thread(task, "test-kill-master").start());
     try {
       // A change the promoted replica does not know of: its value there is from before.
       db.put("replicated", "v2");
