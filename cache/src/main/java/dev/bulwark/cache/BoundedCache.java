@@ -735,7 +735,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         tier == null ? null : tier.snapshot());
   }
 
-  /** The Redis tier, or {@code null}; for tests. */
+  /** {@return the Redis tier, or null if the cache has none; for tests} */
   @Nullable RedisTier<K, V> tier() {
     return tier;
   }

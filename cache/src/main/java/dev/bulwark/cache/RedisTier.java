@@ -13,8 +13,10 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.RedisPubSubListener;
@@ -270,15 +272,26 @@ final class RedisTier<K, V> implements AutoCloseable {
     return new Connector() {
       @Override
       public StatefulConnection<byte[], byte[]> connect() {
-        return client.connect(ByteArrayCodec.INSTANCE);
+        StatefulRedisClusterConnection<byte[], byte[]> c = client.connect(ByteArrayCodec.INSTANCE);
+        // A client that rejects commands while disconnected (as Pools' does) rejects the first
+        // command for a master whose connection it is still opening: open them all now.
+        for (RedisClusterNode node : c.getPartitions()) {
+          if (node.is(RedisClusterNode.NodeFlag.UPSTREAM) && !node.hasNoSlots()) {
+            try {
+              var unused = c.getConnection(node.getUri().getHost(), node.getUri().getPort());
+            } catch (RuntimeException e) {
+              // Unreachable now: its commands fail, and are counted, until it is back.
+            }
+          }
+        }
+        return c;
       }
 
       @SuppressWarnings("unchecked")
       @Override
       public RedisClusterAsyncCommands<byte[], byte[]> commands(
           StatefulConnection<byte[], byte[]> c) {
-        return ((io.lettuce.core.cluster.api.StatefulRedisClusterConnection<byte[], byte[]>) c)
-            .async();
+        return ((StatefulRedisClusterConnection<byte[], byte[]>) c).async();
       }
 
       @Override
@@ -341,10 +354,15 @@ final class RedisTier<K, V> implements AutoCloseable {
     try {
       connection.setTimeout(timeout);
       this.commands = connector.commands(connection);
-      epoch.set(epochNow()[0]);
+      long[] answer = epochNow();
+      epoch.set(answer[0]);
       StatefulRedisPubSubConnection<byte[], byte[]> first = connector.connectPubSub();
       attach(first);
       await(first.async().subscribe(channel));
+      if (answer[1] == 1) {
+        // The first to meet a new server: the running instances, which may not have, move too.
+        await(publish('a', bytes(Long.toString(answer[0]))));
+      }
       subscribed = true;
       listening = true;
       synced = true;
@@ -375,11 +393,14 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   /**
    * Loads one key through the tier: Redis first, then (under a lease when single-flight is on) the
-   * loader, whose value is written to Redis unless the key was invalidated meanwhile. Redis
-   * failures are counted and skipped; the loader's are thrown.
+   * loader, whose value is written to Redis unless the key was invalidated meanwhile. While the
+   * tier is not synced, the loader only. Redis failures are counted and skipped; the loader's are
+   * thrown.
    */
   @Nullable V load(K key, Function<? super K, ? extends @Nullable V> loader) {
-    if (!connection.isOpen()) {
+    if (!synced()) {
+      // Not reconnected yet, or reconnected before the epoch is checked: after a failover, the
+      // values of the old epoch are those whose invalidations the new server may have lost.
       skipped.increment();
       return loader.apply(key);
     }
@@ -500,8 +521,18 @@ final class RedisTier<K, V> implements AutoCloseable {
     try {
       while (true) {
         if ("OK".equals(await(commands.set(names.lease, token, args)))) {
+          // The last holder may have written the value and released its lease since it was read.
+          List<KeyValue<byte[], byte[]>> found =
+              await(commands.mget(names.value, names.generation));
+          byte[] bytes = valueOf(found, 0);
+          V value = bytes == null ? null : decode(bytes);
+          if (value != null) {
+            releaseQuietly(names, token);
+            hits.increment();
+            return new Leased<>(value, EMPTY, null);
+          }
           leasesAcquired.increment();
-          return new Leased<>(null, token, generation);
+          return new Leased<>(null, token, orEmpty(valueOf(found, 1)));
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
@@ -1007,6 +1038,23 @@ final class RedisTier<K, V> implements AutoCloseable {
   /** The Redis key of a value, for tests. */
   String valueKey(K key) {
     return new String(names(key).value, StandardCharsets.UTF_8);
+  }
+
+  /** The Redis key of a value's generation, for tests. */
+  String generationKey(K key) {
+    return new String(names(key).generation, StandardCharsets.UTF_8);
+  }
+
+  /** The Redis key of a value's single-flight lease, for tests. */
+  String leaseKey(K key) {
+    return new String(names(key).lease, StandardCharsets.UTF_8);
+  }
+
+  /** The Redis keys of the epoch and of the server marker, for tests. */
+  List<String> epochKeys() {
+    return List.of(
+        new String(epochKey, StandardCharsets.UTF_8),
+        new String(serverKey, StandardCharsets.UTF_8));
   }
 
   private static int indexOf(byte[] bytes, byte b) {

@@ -8,10 +8,12 @@ package dev.bulwark.cache;
  *     from the first tier to the loader and writes throw {@link CachePropagationException}
  * @param synced whether the invalidation channel is subscribed, heard within the last three
  *     heartbeats, and the epoch known: while it is not, only {@code expireAfterWrite} bounds how
- *     stale the first tier can be, and the first tier is cleared again when it is
+ *     stale the first tier can be, reads go from the first tier to the loader (not to Redis, whose
+ *     values may be those a failover lost the invalidations of), and the first tier is cleared
+ *     again when it is
  * @param hits first-tier misses answered by Redis
  * @param misses first-tier misses Redis had no value for, which called the loader
- * @param errors Redis commands that failed or timed out, and reads skipped while disconnected
+ * @param errors Redis commands that failed or timed out, and reads skipped while not synced
  * @param sent invalidation messages this instance sent
  * @param received invalidation messages from other instances this instance applied
  * @param clears times the tier cleared the first tier: a disconnect, a missed heartbeat, a gap in a
