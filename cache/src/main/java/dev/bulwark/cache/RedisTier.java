@@ -32,7 +32,6 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -141,21 +140,27 @@ final class RedisTier<K, V> implements AutoCloseable {
           + " return 0";
 
   /**
-   * Returns the epoch and whether it was raised. It is raised when the servers are not the ones
-   * that answered last ({@code ARGV[1]}, their {@code run_id}s): a promoted replica, or a server
-   * restarted from a snapshot, may hold values whose invalidation it lost. An epoch below the one
-   * this instance knows ({@code ARGV[2]}: the key was evicted, or lost in a failover) is raised to
-   * it first, so the epoch never goes back.
+   * Returns the epoch and whether it was raised. It is raised when a server's replication id
+   * ({@code ARGV[2..]}: the master's, or every cluster master's) is not among those seen before: a
+   * promoted replica, or a server restarted, starts a new history and may lack the last deletes of
+   * the old one. An epoch below the one this instance knows ({@code ARGV[1]}: the key was evicted,
+   * or lost in a failover) is raised to it first, so the epoch never goes back. The ids seen are
+   * kept as a set, so that an instance whose view of a cluster lags raises nothing.
    */
   private static final String EPOCH =
-      "local seen = redis.call('GET', KEYS[1])"
-          + " local stored = tonumber(redis.call('GET', KEYS[2]) or '0')"
-          + " local known = tonumber(ARGV[2])"
-          + " local raised = 0"
+      "local stored = tonumber(redis.call('GET', KEYS[2]) or '0')"
+          + " local known = tonumber(ARGV[1])"
           + " if stored < known then stored = known end"
-          + " if seen ~= ARGV[1] then"
-          + "   if seen or stored > 0 then stored = stored + 1 raised = 1 end"
-          + "   redis.call('SET', KEYS[1], ARGV[1]) end"
+          + " local first = redis.call('EXISTS', KEYS[1]) == 0 and stored == 0"
+          + " local raised = 0"
+          + " for i = 2, #ARGV do"
+          + "   if redis.call('SADD', KEYS[1], ARGV[i]) == 1 and not first then raised = 1 end"
+          + " end"
+          + " if redis.call('SCARD', KEYS[1]) > 1000 then"
+          + "   redis.call('DEL', KEYS[1])"
+          + "   for i = 2, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end"
+          + " end"
+          + " if raised == 1 then stored = stored + 1 end"
           + " redis.call('SET', KEYS[2], stored)"
           + " return {stored, raised}";
 
@@ -339,7 +344,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     this.prefix = bytes(base + ":");
     this.channel = bytes(base + ":invalidations");
     this.epochKey = bytes("{" + base + "}:epoch");
-    this.serverKey = bytes("{" + base + "}:server");
+    this.serverKey = bytes("{" + base + "}:servers");
     byte[] id = new byte[6];
     new SecureRandom().nextBytes(id);
     this.origin = HexFormat.of().formatHex(id);
@@ -894,43 +899,47 @@ final class RedisTier<K, V> implements AutoCloseable {
   }
 
   private long[] epochNow() {
+    List<byte[]> args = new ArrayList<>();
+    args.add(bytes(Long.toString(epoch.get())));
+    for (String id : replicationIds()) {
+      args.add(bytes(id));
+    }
     List<?> answer =
         await(
             epochScript.<List<?>>run(
                 ScriptOutputType.MULTI,
                 commands,
                 new byte[][] {serverKey, epochKey},
-                bytes(serverId()),
-                bytes(Long.toString(epoch.get()))));
+                args.toArray(new byte[0][])));
     return new long[] {((Number) answer.get(0)).longValue(), ((Number) answer.get(1)).longValue()};
   }
 
-  /** The {@code run_id} of the server, or of every cluster master, sorted and joined. */
-  private String serverId() {
+  /** The replication id of the master, or of every cluster master. */
+  private List<String> replicationIds() {
     if (!cluster) {
-      return runId(await(commands.info("server")));
+      return List.of(replicationId(await(commands.info("replication"))));
     }
     @SuppressWarnings("unchecked")
     RedisAdvancedClusterAsyncCommands<byte[], byte[]> all =
         (RedisAdvancedClusterAsyncCommands<byte[], byte[]>) commands;
     List<String> ids = new ArrayList<>();
-    for (CompletableFuture<String> info : all.upstream().commands().info("server").futures()) {
-      ids.add(runId(await(info)));
+    for (CompletableFuture<String> info : all.upstream().commands().info("replication").futures()) {
+      ids.add(replicationId(await(info)));
     }
-    Collections.sort(ids);
-    return String.join(",", ids);
+    return ids;
   }
 
-  static String runId(String info) {
-    int at = info.indexOf("run_id:");
+  static String replicationId(String info) {
+    String field = "master_replid:";
+    int at = info.indexOf(field);
     if (at < 0) {
-      throw new IllegalStateException("INFO server has no run_id");
+      throw new IllegalStateException("INFO replication has no master_replid");
     }
-    int end = at + "run_id:".length();
+    int end = at + field.length();
     while (end < info.length() && Character.isLetterOrDigit(info.charAt(end))) {
       end++;
     }
-    return info.substring(at + "run_id:".length(), end);
+    return info.substring(at + field.length(), end);
   }
 
   /**

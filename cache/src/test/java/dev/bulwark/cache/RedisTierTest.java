@@ -148,12 +148,13 @@ class RedisTierTest {
     StatefulRedisConnection<String, String> redis = raw();
     assertThat(redis.sync().get(before)).isEqualTo("v1");
 
-    // What a promoted replica looks like to the tier: the stored run_id is another server's.
-    redis.sync().set("{bulwark:" + name + "}:server", "another-server");
+    // What a promoted replica looks like to the tier: the ids stored are another history's.
+    redis.sync().del("{bulwark:" + name + "}:servers");
+    redis.sync().sadd("{bulwark:" + name + "}:servers", "another-history");
     db.put("k", "v2");
 
     Await.until(PROPAGATION, "the epoch raised", () -> !tier.valueKey("k").equals(before));
-    assertThat(tier.clears(RedisTier.Clear.FAILOVER)).isEqualTo(1);
+    Await.until(PROPAGATION, "the clear", () -> tier.clears(RedisTier.Clear.FAILOVER) == 1);
     assertThat(a.get("k", this::load)).as("the old server's value is not read").isEqualTo("v2");
     assertThat(redis.sync().get(before)).as("left to expire, not scanned").isEqualTo("v1");
     Await.until(PROPAGATION, "synced again", () -> a.snapshot().redis().synced());
