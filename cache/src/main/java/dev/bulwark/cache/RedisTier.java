@@ -81,6 +81,9 @@ final class RedisTier<K, V> implements AutoCloseable {
   /** Heartbeats missed before the channel counts as silent. */
   static final int MISSED_HEARTBEATS = 3;
 
+  /** The longest wait for a subscription, when {@code redisTimeout} is shorter. */
+  static final Duration SETUP_TIMEOUT = Duration.ofSeconds(2);
+
   /** The most publishers whose sequence numbers an instance follows. */
   static final int MAX_PUBLISHERS = 10_000;
 
@@ -363,7 +366,7 @@ final class RedisTier<K, V> implements AutoCloseable {
       epoch.set(answer[0]);
       StatefulRedisPubSubConnection<byte[], byte[]> first = connector.connectPubSub();
       attach(first);
-      await(first.async().subscribe(channel));
+      awaitSetup(first.async().subscribe(channel));
       if (answer[1] == 1) {
         // The first to meet a new server: the running instances, which may not have, move too.
         await(publish('a', bytes(Long.toString(answer[0]))));
@@ -905,7 +908,7 @@ final class RedisTier<K, V> implements AutoCloseable {
       args.add(bytes(id));
     }
     List<?> answer =
-        await(
+        awaitSetup(
             epochScript.<List<?>>run(
                 ScriptOutputType.MULTI,
                 commands,
@@ -917,14 +920,14 @@ final class RedisTier<K, V> implements AutoCloseable {
   /** The replication id of the master, or of every cluster master. */
   private List<String> replicationIds() {
     if (!cluster) {
-      return List.of(replicationId(await(commands.info("replication"))));
+      return List.of(replicationId(awaitSetup(commands.info("replication"))));
     }
     @SuppressWarnings("unchecked")
     RedisAdvancedClusterAsyncCommands<byte[], byte[]> all =
         (RedisAdvancedClusterAsyncCommands<byte[], byte[]>) commands;
     List<String> ids = new ArrayList<>();
     for (CompletableFuture<String> info : all.upstream().commands().info("replication").futures()) {
-      ids.add(replicationId(await(info)));
+      ids.add(replicationId(awaitSetup(info)));
     }
     return ids;
   }
@@ -994,7 +997,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     }
     attach(next); // the current one from now: its disconnects count, not the old one's
     try {
-      await(next.async().subscribe(channel)); // its confirmation resyncs
+      awaitSetup(next.async().subscribe(channel)); // its confirmation resyncs
     } catch (RuntimeException e) {
       failed("subscribe", e); // unheard: replaced again three heartbeats from now
     }
@@ -1103,6 +1106,15 @@ final class RedisTier<K, V> implements AutoCloseable {
   }
 
   private <T> T await(CompletionStage<T> stage) {
+    return await(stage, timeout);
+  }
+
+  /** Waits for a subscription, which is not on the path of any read: the longer setup bound. */
+  private <T> T awaitSetup(CompletionStage<T> stage) {
+    return await(stage, timeout.compareTo(SETUP_TIMEOUT) > 0 ? timeout : SETUP_TIMEOUT);
+  }
+
+  private static <T> T await(CompletionStage<T> stage, Duration timeout) {
     CompletableFuture<T> future = stage.toCompletableFuture();
     try {
       return future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
