@@ -478,9 +478,11 @@ public final class BoundedCache<K, V> implements AutoCloseable {
 
   /**
    * Returns the values for {@code keys}, loading those the cache holds none for with one call of
-   * {@code loader}. The loaded values are kept, but those of a key that was invalidated (by key,
-   * tag or {@link #invalidateAll()}) while the bulk load ran, which are returned but not kept, and
-   * those of keys another thread filled meanwhile, which are returned in place of the cached ones.
+   * {@code loader}; with a Redis tier, the missing keys are read from Redis first, with one {@code
+   * MGET}, and only those Redis lacks are loaded (and written to Redis). The loaded values are
+   * kept, but those of a key that was invalidated (by key, tag or {@link #invalidateAll()}) while
+   * the bulk load ran, which are returned but not kept, and those of keys another thread filled
+   * meanwhile, which are returned in place of the cached ones.
    *
    * @param keys the keys; duplicates are looked up once
    * @param loader called once, with the keys missing from the cache (an unmodifiable set), unless
@@ -560,17 +562,12 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     return added[0];
   }
 
-  private Map<K, V> fill(Set<K> missing, Function<Set<K>, ? extends Map<K, ? extends V>> loader) {
-    return fill(missing, loader, new int[1]);
-  }
-
-  private Map<K, V> fill(
-      Set<K> missing, Function<Set<K>, ? extends Map<K, ? extends V>> loader, int[] added) {
-    long stamp = invalidations.stamp();
+  private Map<K, ? extends V> bulkLoad(
+      Set<K> keys, Function<Set<K>, ? extends Map<K, ? extends V>> loader) {
     long start = System.nanoTime();
     Map<K, ? extends V> loaded;
     try {
-      loaded = loader.apply(Collections.unmodifiableSet(missing));
+      loaded = loader.apply(Collections.unmodifiableSet(keys));
     } catch (RuntimeException | Error e) {
       stats.recordLoadFailure(System.nanoTime() - start);
       throw e;
@@ -580,9 +577,30 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       throw new NullPointerException("the bulk loader of cache " + name + " returned null");
     }
     stats.recordLoadSuccess(System.nanoTime() - start);
+    return loaded;
+  }
+
+  private Map<K, V> fill(Set<K> missing, Function<Set<K>, ? extends Map<K, ? extends V>> loader) {
+    return fill(missing, loader, new int[1]);
+  }
+
+  private Map<K, V> fill(
+      Set<K> missing, Function<Set<K>, ? extends Map<K, ? extends V>> loader, int[] added) {
+    long stamp = invalidations.stamp();
+    RedisTier<K, V> redis = tier;
+    RedisTier<K, V>.Bulk bulk = redis == null ? null : redis.readAll(missing);
+    Set<K> toLoad = missing;
+    if (bulk != null && !bulk.found.isEmpty()) {
+      toLoad = new LinkedHashSet<>(missing);
+      toLoad.removeAll(bulk.found.keySet());
+    }
+    Map<K, ? extends V> loaded = toLoad.isEmpty() ? Map.of() : bulkLoad(toLoad, loader);
+    if (redis != null && bulk != null && !loaded.isEmpty()) {
+      redis.fillAll(bulk, loaded);
+    }
     Map<K, V> result = new LinkedHashMap<>();
     for (K key : missing) {
-      V value = loaded.get(key);
+      V value = bulk != null && bulk.found.containsKey(key) ? bulk.found.get(key) : loaded.get(key);
       if (value != null) {
         result.put(key, value);
       } else if (!cacheMissing) {

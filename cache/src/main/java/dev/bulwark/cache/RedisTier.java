@@ -32,8 +32,10 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -475,6 +477,90 @@ final class RedisTier<K, V> implements AutoCloseable {
   }
 
   private static final byte[] EMPTY = new byte[0];
+
+  /** What one bulk read found in Redis, and the generations of the keys it did not find. */
+  final class Bulk {
+    final long read = System.nanoTime();
+    final Map<K, V> found = new LinkedHashMap<>();
+    final Map<K, byte[]> generations = new LinkedHashMap<>();
+    final Map<K, Names> names = new LinkedHashMap<>();
+  }
+
+  /**
+   * Reads many keys with one {@code MGET} (split by slot on a cluster). Never throws: a failure is
+   * counted and leaves nothing found and nothing to fill.
+   */
+  Bulk readAll(Collection<K> wanted) {
+    Bulk bulk = new Bulk();
+    if (!synced()) {
+      skipped.add(wanted.size());
+      return bulk;
+    }
+    List<K> order = new ArrayList<>(wanted);
+    byte[][] args = new byte[order.size() * 2][];
+    List<Names> named = new ArrayList<>(order.size());
+    for (int i = 0; i < order.size(); i++) {
+      Names names = names(order.get(i));
+      named.add(names);
+      args[2 * i] = names.value;
+      args[2 * i + 1] = names.generation;
+    }
+    try {
+      List<KeyValue<byte[], byte[]>> found = await(commands.mget(args));
+      for (int i = 0; i < order.size(); i++) {
+        K key = order.get(i);
+        byte[] bytes = valueOf(found, 2 * i);
+        V value = bytes == null ? null : decode(bytes);
+        if (value != null) {
+          hits.increment();
+          bulk.found.put(key, value);
+        } else {
+          misses.increment();
+          bulk.generations.put(key, orEmpty(valueOf(found, 2 * i + 1)));
+          bulk.names.put(key, named.get(i));
+        }
+      }
+    } catch (RuntimeException e) {
+      failed("read", e);
+      bulk.generations.clear();
+      bulk.found.clear();
+    }
+    return bulk;
+  }
+
+  /** Writes the values a bulk loader found for the keys the bulk read missed; never throws. */
+  void fillAll(Bulk bulk, Map<K, ? extends V> loaded) {
+    if (System.nanoTime() - bulk.read >= GENERATION_TTL.toNanos() - 2 * timeout.toNanos()) {
+      return;
+    }
+    List<CompletionStage<Long>> pending = new ArrayList<>();
+    for (Map.Entry<K, byte[]> e : bulk.generations.entrySet()) {
+      V value = loaded.get(e.getKey());
+      Names names = bulk.names.get(e.getKey());
+      if (value == null || names == null) {
+        continue;
+      }
+      try {
+        pending.add(
+            fill.run(
+                commands,
+                new byte[][] {names.value, names.generation, names.lease},
+                values.encode(value),
+                bytes(Long.toString(ttlMillis)),
+                e.getValue(),
+                EMPTY));
+      } catch (RuntimeException failure) {
+        failed("fill", failure);
+      }
+    }
+    for (CompletionStage<Long> each : pending) {
+      try {
+        await(each);
+      } catch (RuntimeException failure) {
+        failed("fill", failure);
+      }
+    }
+  }
 
   private static byte[] orEmpty(byte @Nullable [] bytes) {
     return bytes == null ? EMPTY : bytes;

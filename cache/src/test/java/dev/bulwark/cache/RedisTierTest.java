@@ -193,4 +193,29 @@ class RedisTierTest {
     assertThat(a.tier().valueKey("k")).isEqualTo("bulwark:" + name + ":1:{k}");
     assertThat(b.get("k", k -> "fresh")).isIn("fresh");
   }
+
+  @Test
+  void getAllReadsRedisWithOneCallAndLoadsOnlyWhatNoInstanceHas() throws Exception {
+    BoundedCache<String, String> a = instance();
+    BoundedCache<String, String> b = instance();
+    List<java.util.Set<String>> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.function.Function<java.util.Set<String>, Map<String, String>> bulk =
+        keys -> {
+          asked.add(keys);
+          Map<String, String> found = new java.util.HashMap<>();
+          keys.forEach(k -> found.put(k, "v-" + k));
+          return found;
+        };
+
+    assertThat(a.getAll(List.of("k1", "k2", "k3"), bulk)).hasSize(3);
+    assertThat(b.getAll(List.of("k1", "k2", "k3"), bulk))
+        .containsExactly(Map.entry("k1", "v-k1"), Map.entry("k2", "v-k2"), Map.entry("k3", "v-k3"));
+    assertThat(asked).containsExactly(java.util.Set.of("k1", "k2", "k3"));
+    assertThat(b.snapshot().redis().hits()).isEqualTo(3);
+
+    a.invalidate("k2");
+    Await.until(PROPAGATION, "b dropping k2", () -> b.getIfPresent("k2") == null);
+    assertThat(b.getAll(List.of("k1", "k2", "k3"), bulk)).hasSize(3);
+    assertThat(asked).containsExactly(java.util.Set.of("k1", "k2", "k3"), java.util.Set.of("k2"));
+  }
 }
