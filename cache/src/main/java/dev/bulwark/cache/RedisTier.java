@@ -42,6 +42,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -177,6 +178,10 @@ final class RedisTier<K, V> implements AutoCloseable {
   private final Map<String, Long> publishers = new ConcurrentHashMap<>();
   private volatile @Nullable StatefulRedisPubSubConnection<byte[], byte[]> pubSub;
   private volatile boolean subscribed;
+
+  /** Set by the first confirmation of a subscription; every later one is a re-subscription. */
+  private final AtomicBoolean confirmed = new AtomicBoolean();
+
   private volatile boolean synced;
   private volatile long lastMessageNanos;
   private volatile boolean closed;
@@ -615,7 +620,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     @Override
     public void subscribed(byte[] to, long count) {
       lastMessageNanos = System.nanoTime();
-      if (subscribed) { // a re-subscription after a reconnect: messages may have been missed
+      if (!confirmed.compareAndSet(false, true)) { // a re-subscription: messages may be lost
         resync(Clear.RESUBSCRIBED);
       }
     }
