@@ -692,12 +692,15 @@ final class RedisTier<K, V> implements AutoCloseable {
           undecodable();
           return;
         }
-        received.increment();
-        executor.execute(() -> events.drop(key));
+        executor.execute(
+            () -> {
+              events.drop(key);
+              received.increment(); // counted once applied: a reader of the count sees it done
+            });
       }
       case 'a' -> {
-        received.increment();
         clear(Clear.REMOTE_ALL);
+        received.increment();
       }
       case 'h' -> {}
       default -> undecodable();
