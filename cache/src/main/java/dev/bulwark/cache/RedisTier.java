@@ -447,8 +447,17 @@ final class RedisTier<K, V> implements AutoCloseable {
     try {
       while (true) {
         if ("OK".equals(await(commands.set(names.lease, token, args)))) {
+          // Read again under the lease: a holder may have filled and released it since the last
+          // read, and its value is not to be loaded twice.
+          List<KeyValue<byte[], byte[]>> found =
+              await(commands.mget(names.value, names.generation));
+          V value = valueIn(found);
+          if (value != null) {
+            releaseQuietly(names, token);
+            return new Leased<>(value, EMPTY, null);
+          }
           leasesAcquired.increment();
-          return new Leased<>(null, token, null);
+          return new Leased<>(null, token, orEmpty(valueOf(found, 1)));
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
@@ -461,14 +470,9 @@ final class RedisTier<K, V> implements AutoCloseable {
         }
         Thread.sleep(TimeUnit.NANOSECONDS.toMillis(Math.min(pause, left)) + 1);
         pause = Math.min(pause * 2, 50_000_000L);
-        List<KeyValue<byte[], byte[]>> found = await(commands.mget(names.value, names.generation));
-        byte[] bytes = valueOf(found, 0);
-        if (bytes != null) {
-          V value = decode(bytes);
-          if (value != null) {
-            hits.increment();
-            return new Leased<>(value, EMPTY, null);
-          }
+        V value = valueIn(await(commands.mget(names.value, names.generation)));
+        if (value != null) {
+          return new Leased<>(value, EMPTY, null);
         }
       }
     } catch (InterruptedException e) {
@@ -478,6 +482,16 @@ final class RedisTier<K, V> implements AutoCloseable {
       failed("lease", e);
       return new Leased<>(null, EMPTY, null);
     }
+  }
+
+  /** The value an {@code MGET} of value and generation found, counted as a hit, or null. */
+  private @Nullable V valueIn(List<KeyValue<byte[], byte[]>> found) {
+    byte[] bytes = valueOf(found, 0);
+    V value = bytes == null ? null : decode(bytes);
+    if (value != null) {
+      hits.increment();
+    }
+    return value;
   }
 
   private void releaseQuietly(Names names, byte[] token) {
