@@ -6,6 +6,7 @@ import dev.bulwark.core.internal.NamedThreads;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
@@ -908,6 +909,10 @@ final class RedisTier<K, V> implements AutoCloseable {
       throw new IllegalStateException("no answer from Redis within " + Checks.duration(timeout), e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
+      if (cause instanceof RedisCommandTimeoutException) { // Lettuce's timer of the same length
+        throw new IllegalStateException(
+            "no answer from Redis within " + Checks.duration(timeout), cause);
+      }
       if (cause instanceof RuntimeException runtime) {
         throw runtime;
       }
