@@ -33,7 +33,13 @@ class PublicConstantsTest {
     }
     assertThat(types)
         .containsExactlyInAnyOrder(
-            BoundedCache.class, BoundedCache.Builder.class, CacheSnapshot.class);
+            BoundedCache.class,
+            BoundedCache.Builder.class,
+            CacheSnapshot.class,
+            RedisTierSnapshot.class,
+            Codec.class,
+            Codecs.class,
+            CachePropagationException.class);
 
     assertThat(
             types.stream()

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
 import dev.bulwark.testing.RedisExtension;
-import dev.bulwark.testing.TestRedis;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
