@@ -702,6 +702,11 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         tier == null ? null : tier.snapshot());
   }
 
+  /** {@return the Redis tier, or {@code null} if the cache has none}, for tests. */
+  @Nullable RedisTier<K, V> tier() {
+    return tier;
+  }
+
   /** Runs Caffeine's pending maintenance now: evictions, expiry, forgotten tags. For tests. */
   void cleanUp() {
     cache.cleanUp();

@@ -864,6 +864,11 @@ final class RedisTier<K, V> implements AutoCloseable {
     return new String(names(key).value, StandardCharsets.UTF_8);
   }
 
+  /** The Redis key of a key's single-flight lease, for tests. */
+  String leaseKey(K key) {
+    return new String(names(key).lease, StandardCharsets.UTF_8);
+  }
+
   private static int indexOf(byte[] bytes, byte b) {
     for (int i = 0; i < bytes.length; i++) {
       if (bytes[i] == b) {
