@@ -17,6 +17,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -135,6 +137,33 @@ class RedisTierMessagesTest {
     assertThat(b.getIfPresent("k")).isNull();
     assertThat(b.snapshot().redis().clears()).isEqualTo(1);
     assertThat(b.snapshot().redis().synced()).isTrue();
+  }
+
+  @Test
+  void aClearRemovesTheEntriesItFoundAndKeepsThoseLoadedAfterIt() throws Exception {
+    Queue<Runnable> background = new ConcurrentLinkedQueue<>();
+    BoundedCache<String, String> b =
+        BoundedCache.<String, String>builder(name)
+            .maximumSize(1_000)
+            .expireAfterWrite(Duration.ofMinutes(5))
+            .redis(client(), Codecs.utf8(), Codecs.utf8())
+            .redisTimeout(REDIS_TIMEOUT)
+            .executor(background::add)
+            .build();
+    closing.add(b);
+    assertThat(b.get("before", k -> "v0")).isEqualTo("v0");
+
+    publish("1|fake|1|h|");
+    publish("1|fake|3|h|");
+    Await.until(PROPAGATION, "a clear for the gap", () -> tier(b).clears(Clear.GAP) == 1);
+    assertThat(b.get("after", k -> "v1")).isEqualTo("v1"); // before the clear is carried out
+    for (Runnable task = background.poll(); task != null; task = background.poll()) {
+      task.run();
+    }
+    b.cleanUp();
+
+    assertThat(b.getIfPresent("after")).isEqualTo("v1");
+    assertThat(b.snapshot().size()).as("only the entry loaded after the clear").isEqualTo(1);
   }
 
   @Test
