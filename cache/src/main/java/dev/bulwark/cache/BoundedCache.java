@@ -235,7 +235,8 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     @Override
     public void clear(RedisTier.Clear cause) {
       invalidations.all(); // every entry held now reads as absent from here on
-      executor.execute(cache::invalidateAll);
+      // Removed off the event loop; an entry loaded since the clear is not one of them.
+      executor.execute(() -> map.values().removeIf(invalidations::isStale));
     }
   }
 

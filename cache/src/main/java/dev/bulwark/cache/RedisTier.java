@@ -7,6 +7,7 @@ import dev.bulwark.core.internal.NamedThreads;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
@@ -220,6 +221,10 @@ final class RedisTier<K, V> implements AutoCloseable {
   private volatile @Nullable StatefulRedisPubSubConnection<byte[], byte[]> pubSub;
   private volatile boolean subscribed;
   private volatile boolean listening;
+
+  /** Set by the first confirmation of a subscription; every later one is a re-subscription. */
+  private final AtomicBoolean confirmed = new AtomicBoolean();
+
   private volatile boolean synced;
   private volatile long lastMessageNanos;
   private volatile boolean closed;
@@ -615,14 +620,13 @@ final class RedisTier<K, V> implements AutoCloseable {
     try {
       while (true) {
         if ("OK".equals(await(commands.set(names.lease, token, args)))) {
-          // The last holder may have written the value and released its lease since it was read.
+          // Read again under the lease: a holder may have filled and released it since the last
+          // read, and its value is not to be loaded twice.
           List<KeyValue<byte[], byte[]>> found =
               await(commands.mget(names.value, names.generation));
-          byte[] bytes = valueOf(found, 0);
-          V value = bytes == null ? null : decode(bytes);
+          V value = valueIn(found);
           if (value != null) {
             releaseQuietly(names, token);
-            hits.increment();
             return new Leased<>(value, EMPTY, null);
           }
           leasesAcquired.increment();
@@ -640,13 +644,9 @@ final class RedisTier<K, V> implements AutoCloseable {
         Thread.sleep(TimeUnit.NANOSECONDS.toMillis(Math.min(pause, left)) + 1);
         pause = Math.min(pause * 2, 50_000_000L);
         List<KeyValue<byte[], byte[]>> found = await(commands.mget(names.value, names.generation));
-        byte[] bytes = valueOf(found, 0);
-        if (bytes != null) {
-          V value = decode(bytes);
-          if (value != null) {
-            hits.increment();
-            return new Leased<>(value, EMPTY, null);
-          }
+        V value = valueIn(found);
+        if (value != null) {
+          return new Leased<>(value, EMPTY, null);
         }
         generation = orEmpty(valueOf(found, 1));
       }
@@ -657,6 +657,16 @@ final class RedisTier<K, V> implements AutoCloseable {
       failed("lease", e);
       return new Leased<>(null, EMPTY, generation);
     }
+  }
+
+  /** The value an {@code MGET} of value and generation found, counted as a hit, or null. */
+  private @Nullable V valueIn(List<KeyValue<byte[], byte[]>> found) {
+    byte[] bytes = valueOf(found, 0);
+    V value = bytes == null ? null : decode(bytes);
+    if (value != null) {
+      hits.increment();
+    }
+    return value;
   }
 
   private void releaseQuietly(Names names, byte[] token) {
@@ -848,7 +858,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     @Override
     public void subscribed(byte[] to, long count) {
       lastMessageNanos = System.nanoTime();
-      if (subscribed
+      if (!confirmed.compareAndSet(false, true)
           && !closed) { // a re-subscription after a reconnect: messages may have been missed
         resync(Clear.RESUBSCRIBED);
       }
@@ -921,12 +931,15 @@ final class RedisTier<K, V> implements AutoCloseable {
           undecodable();
           return;
         }
-        received.increment();
-        executor.execute(() -> events.drop(key));
+        executor.execute(
+            () -> {
+              events.drop(key);
+              received.increment(); // counted once applied: a reader of the count sees it done
+            });
       }
       case 'a' -> {
-        received.increment();
         clear(Clear.REMOTE_ALL);
+        received.increment();
       }
       case 'h' -> {}
       default -> undecodable();
@@ -1209,6 +1222,10 @@ final class RedisTier<K, V> implements AutoCloseable {
       throw new IllegalStateException("no answer from Redis within " + Checks.duration(timeout), e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
+      if (cause instanceof RedisCommandTimeoutException) { // Lettuce's timer of the same length
+        throw new IllegalStateException(
+            "no answer from Redis within " + Checks.duration(timeout), cause);
+      }
       if (cause instanceof RuntimeException runtime) {
         throw runtime;
       }
