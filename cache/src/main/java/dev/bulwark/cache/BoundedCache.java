@@ -30,9 +30,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -122,6 +124,8 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   private final long freshNanos;
   private final long staleNanos;
   private final LongAdder staleServed = new LongAdder();
+  private final Map<K, Integer> pendingDrops = new ConcurrentHashMap<>();
+  private final AtomicInteger pendingCount = new AtomicInteger();
   private volatile boolean closed;
 
   private BoundedCache(Builder<K, V> builder) {
@@ -214,7 +218,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       this.discarded = null;
     }
     try {
-      this.tier = builder.tier(name, new TierEvents(), executor, registry);
+      this.tier = builder.tier(name, new TierEvents(), registry);
     } catch (RuntimeException | Error e) {
       removeMeters(); // so that the name can be built again once Redis is reachable
       throw e;
@@ -224,12 +228,21 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   /** What the Redis tier asks of the first tier. */
   private final class TierEvents implements RedisTier.Events<K> {
     @Override
-    public void drop(K key) {
+    public Runnable drop(K key) {
       invalidations.key(key); // a load of the key running now sees it when it is in, and discards
-      Entry<V> present = cache.policy().getIfPresentQuietly(key);
-      if (present != null) {
-        map.remove(key, present);
-      }
+      pendingDrops.merge(key, 1, Integer::sum); // and no read answers what is held from now on
+      pendingCount.incrementAndGet();
+      return () -> {
+        try {
+          Entry<V> present = cache.policy().getIfPresentQuietly(key);
+          if (present != null && keyMovedOn(key, present)) {
+            map.remove(key, present); // may wait for a load holding the lock of its bin
+          }
+        } finally {
+          pendingDrops.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
+          pendingCount.decrementAndGet();
+        }
+      };
     }
 
     @Override
@@ -300,7 +313,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     Objects.requireNonNull(loader, "loader");
     // The hit path allocates nothing: asMap().get updates recency but not the statistics.
     Entry<V> entry = map.get(key);
-    if (entry != null && !invalidations.isStale(entry)) {
+    if (entry != null && !unusable(key, entry)) {
       if (staleNanos == 0 || isFresh(entry)) {
         stats.recordHits(1);
         return entry.value;
@@ -309,8 +322,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     }
     Loading loading = new Loading(loader);
     entry = cache.get(key, loading);
-    if (entry != null
-        && (invalidations.isStale(entry) || (loading.loaded && keyMovedOn(key, entry)))) {
+    if (entry != null && (unusable(key, entry) || (loading.loaded && keyMovedOn(key, entry)))) {
       if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
         discard(key, entry);
         return entry.value;
@@ -331,6 +343,16 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     return tier != null && invalidations.invalidatedSince(key, entry.stamp);
   }
 
+  /**
+   * Whether an entry must not be answered: stale by tag or by a clear, or of a key another instance
+   * invalidated whose removal has not run yet (it may be waiting for a load of a key that shares
+   * its lock). Without such a removal in flight this reads one counter.
+   */
+  private boolean unusable(K key, Entry<V> entry) {
+    return invalidations.isStale(entry)
+        || (pendingCount.get() != 0 && pendingDrops.containsKey(key) && keyMovedOn(key, entry));
+  }
+
   private boolean isFresh(Entry<V> entry) {
     return ticker.read() - entry.written < freshNanos;
   }
@@ -346,7 +368,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         map.compute(
             key,
             (k, current) -> {
-              if (current != null && !invalidations.isStale(current) && isFresh(current)) {
+              if (current != null && !unusable(k, current) && isFresh(current)) {
                 return current; // another caller revalidated it meanwhile
               }
               try {
@@ -354,7 +376,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
               } catch (RuntimeException e) {
                 if (current != null
                     && !current.isAbsent()
-                    && !invalidations.isStale(current)
+                    && !unusable(k, current)
                     && ticker.read() - current.written < freshNanos + staleNanos) {
                   served.set(current);
                   return current;
@@ -419,8 +441,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         .asMap()
         .compute(
             key,
-            (k, current) ->
-                current != null && !invalidations.isStale(current) ? current : load(k, loader));
+            (k, current) -> current != null && !unusable(k, current) ? current : load(k, loader));
   }
 
   // Caffeine's CacheLoader may return null (its V is @Nullable): the key is then absent.
@@ -474,6 +495,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       cache.asMap().remove(key, entry);
       return null;
     }
+    if (unusable(key, entry)) {
+      return null; // its removal is on its way; removing here could wait for a load
+    }
     return entry.value;
   }
 
@@ -509,7 +533,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         continue;
       }
       Entry<V> entry = cache.getIfPresent(key);
-      if (entry == null || invalidations.isStale(entry)) {
+      if (entry == null || unusable(key, entry)) {
         missing.add(key);
       } else if (entry.value != null) {
         found.put(key, entry.value);
@@ -551,7 +575,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     for (K key : keys) {
       Objects.requireNonNull(key, "keys holds a null key");
       Entry<V> entry = policy.getIfPresentQuietly(key);
-      if (entry == null || invalidations.isStale(entry)) {
+      if (entry == null || unusable(key, entry)) {
         missing.add(key);
       }
     }
@@ -613,7 +637,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
           .compute(
               key,
               (k, current) -> {
-                if (current != null && !invalidations.isStale(current)) {
+                if (current != null && !unusable(k, current)) {
                   return current; // filled or put meanwhile: that one is at least as new
                 }
                 if (invalidations.invalidatedSince(k, stamp)) {
@@ -1160,7 +1184,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
 
     /** Opens the Redis tier, if one is set; called once by the cache's constructor. */
     @Nullable RedisTier<K, V> tier(
-        String cache, RedisTier.Events<K> events, Executor on, @Nullable MeterRegistry registry) {
+        String cache, RedisTier.Events<K> events, @Nullable MeterRegistry registry) {
       RedisTier.Connector opened = connector;
       Codec<K> k = keyCodec;
       Codec<V> v = valueCodec;
@@ -1181,7 +1205,6 @@ public final class BoundedCache<K, V> implements AutoCloseable {
               lease,
               leaseWait),
           events,
-          on,
           registry);
     }
 

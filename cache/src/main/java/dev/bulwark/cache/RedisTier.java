@@ -43,13 +43,15 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -65,8 +67,8 @@ import org.slf4j.LoggerFactory;
  * <p>Keys in Redis, for a cache {@code c} under the prefix {@code p}, at epoch {@code e}: the value
  * {@code p:c:e:{k}}, its generation {@code p:c:e:{k}:gen} and its lease {@code p:c:e:{k}:lease},
  * where {@code k} is the key codec's bytes (a key holding {@code '}'} is hash-tagged by a digest
- * instead); the epoch {@code {p:c}:epoch} and the server marker {@code {p:c}:server}; the channel
- * {@code p:c:invalidations}. The keys a script touches share their hash tag, so one slot.
+ * instead); the epoch {@code {p:c}:epoch} and the set of servers seen {@code {p:c}:servers}; the
+ * channel {@code p:c:invalidations}. The keys a script touches share their hash tag, so one slot.
  *
  * <p>Messages on the channel: {@code 1|<origin>|<sequence>|<kind>|<payload>}, kinds {@code k} (drop
  * a key; payload the key's bytes), {@code a} (drop everything; payload the new epoch) and {@code h}
@@ -116,8 +118,11 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   /** What the cache does when the tier says so. */
   interface Events<K> {
-    /** Drops one key from the first tier; may block briefly on a load of that key. */
-    void drop(K key);
+    /**
+     * Drops one key from the first tier: at once for every read (it must not block: it runs on the
+     * event loop), and returns the removal of the entry, which may wait for a load.
+     */
+    Runnable drop(K key);
 
     /** Drops every entry of the first tier at once. */
     void clear(Clear cause);
@@ -185,7 +190,6 @@ final class RedisTier<K, V> implements AutoCloseable {
   private final @Nullable Duration lease;
   private final @Nullable Duration leaseWait;
   private final Events<K> events;
-  private final Executor executor;
   private final byte[] prefix; // p:c:
   private final byte[] channel;
   private final byte[] epochKey;
@@ -201,8 +205,10 @@ final class RedisTier<K, V> implements AutoCloseable {
 
   private final StatefulConnection<byte[], byte[]> connection;
   private final RedisClusterAsyncCommands<byte[], byte[]> commands;
-  private final Subscriber subscriber;
   private final ScheduledThreadPoolExecutor scheduler;
+
+  /** Removes dropped entries; a removal may wait for a load, so not on the scheduler. */
+  private final ThreadPoolExecutor drops;
 
   private final Object publishing = new Object();
   private long sequence; // guarded by publishing
@@ -226,12 +232,20 @@ final class RedisTier<K, V> implements AutoCloseable {
   private final AtomicBoolean confirmed = new AtomicBoolean();
 
   private volatile boolean synced;
+
+  /** Disconnects of the subscription: an epoch check that saw one happen is not a sync. */
+  private final AtomicLong disconnects = new AtomicLong();
+
+  /** This instance's heartbeats sent since it last heard anything on the channel. */
+  private final AtomicInteger unheard = new AtomicInteger();
+
   private volatile long lastMessageNanos;
   private volatile boolean closed;
 
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
   private final LongAdder errors = new LongAdder();
+  private final LongAdder backgroundFailures = new LongAdder();
   private final LongAdder skipped = new LongAdder();
   private final LongAdder decodeFailures = new LongAdder();
   private final LongAdder sent = new LongAdder();
@@ -337,7 +351,6 @@ final class RedisTier<K, V> implements AutoCloseable {
       Codec<V> values,
       Settings settings,
       Events<K> events,
-      Executor executor,
       @Nullable MeterRegistry registry) {
     this.name = name;
     this.keys = keys;
@@ -348,7 +361,6 @@ final class RedisTier<K, V> implements AutoCloseable {
     this.lease = settings.lease();
     this.leaseWait = settings.leaseWait();
     this.events = events;
-    this.executor = executor;
     this.registry = registry;
     String base = settings.prefix() + ":" + name;
     this.prefix = bytes(base + ":");
@@ -361,10 +373,17 @@ final class RedisTier<K, V> implements AutoCloseable {
     for (Clear cause : Clear.values()) {
       clears.put(cause, new LongAdder());
     }
-    this.subscriber = new Subscriber();
     this.cluster = connector.cluster();
     this.connection = connector.connect();
     this.scheduler = new ScheduledThreadPoolExecutor(1, NamedThreads.daemon("cache", name));
+    this.drops =
+        new ThreadPoolExecutor(
+            1,
+            1,
+            0,
+            TimeUnit.NANOSECONDS,
+            new LinkedBlockingQueue<>(),
+            NamedThreads.daemon("cache", name + "-drops"));
     scheduler.setRemoveOnCancelPolicy(true);
     try {
       connection.setTimeout(timeout);
@@ -393,7 +412,7 @@ final class RedisTier<K, V> implements AutoCloseable {
               try {
                 beat(connector);
               } catch (RuntimeException | Error e) { // never end the heartbeats
-                failed("heartbeat", e);
+                failedInBackground("heartbeat", e);
               }
             },
             every,
@@ -437,7 +456,6 @@ final class RedisTier<K, V> implements AutoCloseable {
       failed("read", e);
       return loader.apply(key);
     }
-    misses.increment();
     byte[] token = EMPTY;
     if (lease != null) {
       Leased<V> leased = lease(names);
@@ -447,6 +465,7 @@ final class RedisTier<K, V> implements AutoCloseable {
       token = leased.token;
       generation = leased.generation == null ? generation : leased.generation;
     }
+    misses.increment(); // counted here: a lease's wait may have found the value after all
     V value;
     try {
       value = loader.apply(key);
@@ -678,7 +697,7 @@ final class RedisTier<K, V> implements AutoCloseable {
         .whenComplete(
             (ok, e) -> {
               if (e != null) {
-                failed("lease release", e); // it expires at its own time
+                failedInBackground("lease release", e); // it expires at its own time
               }
             });
   }
@@ -788,7 +807,9 @@ final class RedisTier<K, V> implements AutoCloseable {
           if (now <= at) {
             break;
           }
-          epoch.accumulateAndGet(now, Math::max);
+          if (epoch.getAndAccumulate(now, Math::max) < now) {
+            clear(Clear.REMOTE_ALL); // an epoch raised by another instance, not heard yet
+          }
           at = epoch.get();
           await(call.at(at));
         }
@@ -837,18 +858,36 @@ final class RedisTier<K, V> implements AutoCloseable {
   // ---- the channel
 
   private void attach(StatefulRedisPubSubConnection<byte[], byte[]> next) {
+    Subscriber subscriber = new Subscriber(next);
+    pubSub = next;
     next.addListener((RedisPubSubListener<byte[], byte[]>) subscriber);
     ((RedisChannelHandler<?, ?>) next).addListener((RedisConnectionStateListener) subscriber);
-    pubSub = next;
   }
 
-  /** Receives the channel's messages and the subscription's connection events. */
+  /**
+   * Receives one subscription connection's messages and events, and ignores them once that
+   * connection was replaced.
+   */
   private final class Subscriber extends RedisPubSubAdapter<byte[], byte[]>
       implements RedisConnectionStateListener {
+    private final StatefulRedisPubSubConnection<byte[], byte[]> mine;
+
+    Subscriber(StatefulRedisPubSubConnection<byte[], byte[]> mine) {
+      this.mine = mine;
+    }
+
+    @SuppressWarnings("ReferenceEquality") // the one connection subscribed now, not an old one
+    private boolean current() {
+      return mine == pubSub && !closed;
+    }
 
     @Override
     public void message(byte[] from, byte[] message) {
+      if (!current()) {
+        return;
+      }
       lastMessageNanos = System.nanoTime();
+      unheard.set(0);
       if (!listening && !closed) { // heard again after a silence: what was said meanwhile is lost
         resync(Clear.RESUBSCRIBED);
       }
@@ -857,7 +896,11 @@ final class RedisTier<K, V> implements AutoCloseable {
 
     @Override
     public void subscribed(byte[] to, long count) {
+      if (!current()) {
+        return;
+      }
       lastMessageNanos = System.nanoTime();
+      unheard.set(0);
       if (!confirmed.compareAndSet(false, true)
           && !closed) { // a re-subscription after a reconnect: messages may have been missed
         resync(Clear.RESUBSCRIBED);
@@ -865,9 +908,9 @@ final class RedisTier<K, V> implements AutoCloseable {
     }
 
     @Override
-    @SuppressWarnings("ReferenceEquality") // the one connection subscribed now, not an old one
     public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
-      if (subscribed && !closed && connection == pubSub) {
+      if (subscribed && current()) {
+        disconnects.incrementAndGet();
         synced = false;
         listening = false;
         clear(Clear.DISCONNECTED);
@@ -919,6 +962,12 @@ final class RedisTier<K, V> implements AutoCloseable {
     Long last = publishers.put(from, number);
     if (last != null && number > last + 1) {
       clear(Clear.GAP);
+      synced = false; // the lost message may have been an invalidateAll: read the epoch again
+      try {
+        scheduler.execute(this::checkEpoch);
+      } catch (RejectedExecutionException e) {
+        // closed meanwhile
+      }
     } else if (last != null && number <= last) {
       publishers.put(from, last); // late: it was counted as a gap when the later one came
     }
@@ -931,9 +980,10 @@ final class RedisTier<K, V> implements AutoCloseable {
           undecodable();
           return;
         }
-        executor.execute(
+        Runnable removal = events.drop(key); // no read answers the old value from here on
+        drops.execute(
             () -> {
-              events.drop(key);
+              removal.run();
               received.increment(); // counted once applied: a reader of the count sees it done
             });
       }
@@ -973,6 +1023,7 @@ final class RedisTier<K, V> implements AutoCloseable {
    * this succeeds while the channel is heard. Runs on the scheduler.
    */
   private void checkEpoch() {
+    long seen = disconnects.get();
     try {
       long before = epoch.get();
       long[] answer = epochNow();
@@ -987,15 +1038,15 @@ final class RedisTier<K, V> implements AutoCloseable {
             .whenComplete(
                 (n, e) -> {
                   if (e != null) {
-                    failed("epoch message", e);
+                    failedInBackground("epoch message", e);
                   }
                 });
       } else if (now != before) {
         clear(Clear.REMOTE_ALL); // an invalidateAll whose message this instance did not hear
       }
-      synced = listening;
+      synced = listening && disconnects.get() == seen;
     } catch (RuntimeException e) {
-      failed("epoch", e);
+      failedInBackground("epoch", e);
       synced = false;
     }
   }
@@ -1053,17 +1104,21 @@ final class RedisTier<K, V> implements AutoCloseable {
       return;
     }
     boolean up = connection.isOpen();
+    int unanswered = unheard.get();
     if (up) {
+      unheard.incrementAndGet();
       publish('h', EMPTY)
           .whenComplete(
               (n, e) -> {
                 if (e != null) {
-                  failed("heartbeat", e);
+                  failedInBackground("heartbeat", e);
                 }
               });
     }
     long silent = System.nanoTime() - lastMessageNanos;
-    if (silent > MISSED_HEARTBEATS * heartbeat.toNanos()) {
+    // Silent only if this instance's own heartbeats went out unheard: a beat that ran late (the
+    // thread waited for Redis) is no silence of the channel.
+    if (silent > MISSED_HEARTBEATS * heartbeat.toNanos() && unanswered >= MISSED_HEARTBEATS) {
       if (listening) {
         log.warn(
             "cache {}: no message on its invalidation channel for {} ms, not even its own"
@@ -1091,14 +1146,14 @@ final class RedisTier<K, V> implements AutoCloseable {
     try {
       next = connector.connectPubSub();
     } catch (RuntimeException e) {
-      failed("subscribe", e); // the next heartbeat tries again
+      failedInBackground("subscribe", e); // the next heartbeat tries again
       return;
     }
     attach(next); // the current one from now: its disconnects count, not the old one's
     try {
       awaitSetup(next.async().subscribe(channel)); // its confirmation resyncs
     } catch (RuntimeException e) {
-      failed("subscribe", e); // unheard: replaced again three heartbeats from now
+      failedInBackground("subscribe", e); // unheard: replaced again three heartbeats from now
     }
     lastMessageNanos = System.nanoTime();
     if (old != null) {
@@ -1245,6 +1300,14 @@ final class RedisTier<K, V> implements AutoCloseable {
     return e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
   }
 
+  /** A failure outside any caller's read: the heartbeat, the epoch check, a subscription. */
+  private void failedInBackground(String operation, Throwable e) {
+    backgroundFailures.increment();
+    if (log.isDebugEnabled()) {
+      log.debug("cache {}: Redis {} failed: {}", name, operation, describe(e));
+    }
+  }
+
   private void failed(String operation, Throwable e) {
     errors.increment();
     if (log.isDebugEnabled()) {
@@ -1344,6 +1407,13 @@ final class RedisTier<K, V> implements AutoCloseable {
     counter(registry, "redis.gets", null, "result", "skipped", skipped);
     counter(
         registry,
+        "redis.background.failures",
+        "Heartbeats, epoch checks and subscriptions that failed",
+        null,
+        null,
+        backgroundFailures);
+    counter(
+        registry,
         "redis.decode.failures",
         "Values in Redis that did not decode",
         null,
@@ -1428,6 +1498,7 @@ final class RedisTier<K, V> implements AutoCloseable {
     }
     closed = true;
     scheduler.shutdown(); // a heartbeat running now sees closed and closes what it opened
+    drops.shutdown();
     StatefulRedisPubSubConnection<byte[], byte[]> current = pubSub;
     CompletableFuture<Void> subscription =
         current == null ? CompletableFuture.completedFuture(null) : current.closeAsync();
