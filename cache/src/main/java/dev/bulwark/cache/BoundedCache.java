@@ -30,11 +30,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -124,8 +122,6 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   private final long freshNanos;
   private final long staleNanos;
   private final LongAdder staleServed = new LongAdder();
-  private final Map<K, Integer> pendingDrops = new ConcurrentHashMap<>();
-  private final AtomicInteger pendingCount = new AtomicInteger();
   private volatile boolean closed;
 
   private BoundedCache(Builder<K, V> builder) {
@@ -229,9 +225,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   private final class TierEvents implements RedisTier.Events<K> {
     @Override
     public Runnable drop(K key) {
-      invalidations.key(key); // a load of the key running now sees it when it is in, and discards
-      pendingDrops.merge(key, 1, Integer::sum); // and no read answers what is held from now on
-      pendingCount.incrementAndGet();
+      // A load of the key running now sees it when it is in, and discards; and no read answers
+      // what is held from now on.
+      invalidations.dropping(key);
       return () -> {
         try {
           Entry<V> present = cache.policy().getIfPresentQuietly(key);
@@ -239,8 +235,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
             map.remove(key, present); // may wait for a load holding the lock of its bin
           }
         } finally {
-          pendingDrops.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
-          pendingCount.decrementAndGet();
+          invalidations.dropped(key);
         }
       };
     }
@@ -346,11 +341,10 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   /**
    * Whether an entry must not be answered: stale by tag or by a clear, or of a key another instance
    * invalidated whose removal has not run yet (it may be waiting for a load of a key that shares
-   * its lock). Without such a removal in flight this reads one counter.
+   * its lock).
    */
   private boolean unusable(K key, Entry<V> entry) {
-    return invalidations.isStale(entry)
-        || (pendingCount.get() != 0 && pendingDrops.containsKey(key) && keyMovedOn(key, entry));
+    return invalidations.unusable(key, entry);
   }
 
   private boolean isFresh(Entry<V> entry) {

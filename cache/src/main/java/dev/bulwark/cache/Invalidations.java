@@ -2,9 +2,13 @@ package dev.bulwark.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -31,7 +35,18 @@ final class Invalidations {
 
   private final AtomicLong clock = new AtomicLong();
   private final AtomicLongArray keys = new AtomicLongArray(KEY_STRIPES);
-  private final AtomicLong all = new AtomicLong();
+  private static final AtomicLongFieldUpdater<Invalidations> ALL =
+      AtomicLongFieldUpdater.newUpdater(Invalidations.class, "all");
+  private static final AtomicIntegerFieldUpdater<Invalidations> PENDING =
+      AtomicIntegerFieldUpdater.newUpdater(Invalidations.class, "pending");
+
+  // Plain volatile fields beside each other: a hit reads both, from one cache line.
+  private volatile long all;
+  private volatile int pending;
+
+  /** Keys another instance invalidated whose removal has not run yet, with their count. */
+  private final Map<Object, Integer> dropping = new ConcurrentHashMap<>();
+
   private final AtomicLong floor = new AtomicLong();
   private final @Nullable Cache<String, Long> tags;
 
@@ -62,7 +77,7 @@ final class Invalidations {
   }
 
   void all() {
-    all.accumulateAndGet(clock.incrementAndGet(), Math::max);
+    ALL.accumulateAndGet(this, clock.incrementAndGet(), Math::max);
   }
 
   void tag(String tag) {
@@ -77,7 +92,7 @@ final class Invalidations {
    * stamped}
    */
   boolean isStale(Entry<?> entry) {
-    if (all.get() > entry.stamp) {
+    if (all > entry.stamp) {
       return true;
     }
     Cache<String, Long> remembered = tags;
@@ -98,7 +113,29 @@ final class Invalidations {
    * stamp} began}
    */
   boolean invalidatedSince(Object key, long stamp) {
-    return keys.get(stripe(key)) > stamp || all.get() > stamp;
+    return keys.get(stripe(key)) > stamp || all > stamp;
+  }
+
+  /** Marks a key whose removal is on its way; every read treats its older entries as absent. */
+  void dropping(Object key) {
+    key(key);
+    dropping.merge(key, 1, Integer::sum);
+    PENDING.incrementAndGet(this);
+  }
+
+  /** Ends one {@link #dropping} of the key, once its removal ran. */
+  void dropped(Object key) {
+    dropping.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
+    PENDING.decrementAndGet(this);
+  }
+
+  /**
+   * {@return whether a read must not answer the entry: stale by a clear or a tag, or of a key being
+   * dropped and written before the drop} Without a drop in flight, this reads two fields.
+   */
+  boolean unusable(Object key, Entry<?> entry) {
+    return isStale(entry)
+        || (pending != 0 && dropping.containsKey(key) && invalidatedSince(key, entry.stamp));
   }
 
   void cleanUp() {

@@ -256,7 +256,7 @@ public final class Demo {
         "== cache: two instances over Redis (L1 10,000 entries, 1 h), invalidation by pub/sub");
     AtomicInteger loads = new AtomicInteger();
     Map<String, String> table = new ConcurrentHashMap<>(Map.of("sku-1", "19.99 EUR"));
-    Function<String, String> loadPrice =
+    Function<String, @Nullable String> loadPrice =
         sku -> {
           loads.incrementAndGet();
           return table.get(sku);
