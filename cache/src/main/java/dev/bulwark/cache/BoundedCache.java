@@ -308,7 +308,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     Objects.requireNonNull(loader, "loader");
     // The hit path allocates nothing: asMap().get updates recency but not the statistics.
     Entry<V> entry = map.get(key);
-    if (entry != null && !unusable(key, entry)) {
+    if (entry != null && !invalidations.unusable(key, entry)) {
       if (staleNanos == 0 || isFresh(entry)) {
         stats.recordHits(1);
         return entry.value;
@@ -317,7 +317,8 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     }
     Loading loading = new Loading(loader);
     entry = cache.get(key, loading);
-    if (entry != null && (unusable(key, entry) || (loading.loaded && keyMovedOn(key, entry)))) {
+    if (entry != null
+        && (invalidations.unusable(key, entry) || (loading.loaded && keyMovedOn(key, entry)))) {
       if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
         discard(key, entry);
         return entry.value;
@@ -338,15 +339,6 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     return tier != null && invalidations.invalidatedSince(key, entry.stamp);
   }
 
-  /**
-   * Whether an entry must not be answered: stale by tag or by a clear, or of a key another instance
-   * invalidated whose removal has not run yet (it may be waiting for a load of a key that shares
-   * its lock).
-   */
-  private boolean unusable(K key, Entry<V> entry) {
-    return invalidations.unusable(key, entry);
-  }
-
   private boolean isFresh(Entry<V> entry) {
     return ticker.read() - entry.written < freshNanos;
   }
@@ -362,7 +354,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         map.compute(
             key,
             (k, current) -> {
-              if (current != null && !unusable(k, current) && isFresh(current)) {
+              if (current != null && !invalidations.unusable(k, current) && isFresh(current)) {
                 return current; // another caller revalidated it meanwhile
               }
               try {
@@ -370,7 +362,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
               } catch (RuntimeException e) {
                 if (current != null
                     && !current.isAbsent()
-                    && !unusable(k, current)
+                    && !invalidations.unusable(k, current)
                     && ticker.read() - current.written < freshNanos + staleNanos) {
                   served.set(current);
                   return current;
@@ -435,7 +427,8 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         .asMap()
         .compute(
             key,
-            (k, current) -> current != null && !unusable(k, current) ? current : load(k, loader));
+            (k, current) ->
+                current != null && !invalidations.unusable(k, current) ? current : load(k, loader));
   }
 
   // Caffeine's CacheLoader may return null (its V is @Nullable): the key is then absent.
@@ -489,7 +482,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       cache.asMap().remove(key, entry);
       return null;
     }
-    if (unusable(key, entry)) {
+    if (invalidations.unusable(key, entry)) {
       return null; // its removal is on its way; removing here could wait for a load
     }
     return entry.value;
@@ -527,7 +520,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         continue;
       }
       Entry<V> entry = cache.getIfPresent(key);
-      if (entry == null || unusable(key, entry)) {
+      if (entry == null || invalidations.unusable(key, entry)) {
         missing.add(key);
       } else if (entry.value != null) {
         found.put(key, entry.value);
@@ -569,7 +562,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     for (K key : keys) {
       Objects.requireNonNull(key, "keys holds a null key");
       Entry<V> entry = policy.getIfPresentQuietly(key);
-      if (entry == null || unusable(key, entry)) {
+      if (entry == null || invalidations.unusable(key, entry)) {
         missing.add(key);
       }
     }
@@ -631,7 +624,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
           .compute(
               key,
               (k, current) -> {
-                if (current != null && !unusable(k, current)) {
+                if (current != null && !invalidations.unusable(k, current)) {
                   return current; // filled or put meanwhile: that one is at least as new
                 }
                 if (invalidations.invalidatedSince(k, stamp)) {

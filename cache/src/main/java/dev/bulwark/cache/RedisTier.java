@@ -225,7 +225,6 @@ final class RedisTier<K, V> implements AutoCloseable {
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicLong generations = new AtomicLong();
   private volatile @Nullable StatefulRedisPubSubConnection<byte[], byte[]> pubSub;
-  private volatile boolean subscribed;
   private volatile boolean listening;
 
   /** Set by the first confirmation of a subscription; every later one is a re-subscription. */
@@ -397,7 +396,6 @@ final class RedisTier<K, V> implements AutoCloseable {
         // The first to meet a new server: the running instances, which may not have, move too.
         await(publish('a', bytes(Long.toString(answer[0]))));
       }
-      subscribed = true;
       listening = true;
       synced = true;
       lastMessageNanos = System.nanoTime();
@@ -909,7 +907,7 @@ final class RedisTier<K, V> implements AutoCloseable {
 
     @Override
     public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
-      if (subscribed && current()) {
+      if (confirmed.get() && current()) { // not before the first subscription was confirmed
         disconnects.incrementAndGet();
         synced = false;
         listening = false;

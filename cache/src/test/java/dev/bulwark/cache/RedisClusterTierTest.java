@@ -68,7 +68,7 @@ class RedisClusterTierTest {
           "k".repeat(1_000),
           "{" + "k".repeat(1_000) + "}");
 
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closing closing = new Closing();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private TestRedisCluster cluster;
@@ -77,18 +77,13 @@ class RedisClusterTierTest {
   @BeforeEach
   void setUp(TestRedisCluster cluster, TestInfo info) {
     this.cluster = cluster;
-    this.name = "c-" + info.getTestMethod().orElseThrow().getName();
-    if (name.length() > 60) {
-      name = name.substring(0, 60);
-    }
+    this.name = Closing.cacheName("c-", info);
     cluster.flushAll();
   }
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
+    closing.close();
   }
 
   private RedisClusterClient client() {
@@ -97,7 +92,7 @@ class RedisClusterTierTest {
         Pools.redisCluster(seeds.get(0), seeds.subList(1, seeds.size()).toArray(RedisURI[]::new))
             .meterRegistry(new SimpleMeterRegistry())
             .build();
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     return client;
   }
 

@@ -45,7 +45,7 @@ class RedisSentinelTierTest {
   /** Probe keys: each read once while an instance is connected but not yet synced. */
   private static final int PROBES = 300;
 
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closing closing = new Closing();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private TestRedisSentinel sentinel;
   private String name;
@@ -53,24 +53,19 @@ class RedisSentinelTierTest {
   @BeforeEach
   void setUp(TestRedisSentinel sentinel, TestInfo info) {
     this.sentinel = sentinel;
-    this.name = "s-" + info.getTestMethod().orElseThrow().getName();
-    if (name.length() > 60) {
-      name = name.substring(0, 60);
-    }
+    this.name = Closing.cacheName("s-", info);
     sentinel.flushAll();
   }
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
+    closing.close();
   }
 
   private BoundedCache<String, String> instance() {
     RedisClient client =
         Pools.redis(sentinel.sentinelUri()).meterRegistry(new SimpleMeterRegistry()).build();
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     BoundedCache<String, String> cache =
         BoundedCache.<String, String>builder(name)
             .maximumSize(10_000)
@@ -94,7 +89,7 @@ class RedisSentinelTierTest {
   /** A direct connection to one server, past the sentinels. */
   private StatefulRedisConnection<String, String> server(int port) {
     RedisClient client = RedisClient.create();
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     StatefulRedisConnection<String, String> connection =
         client.connect(RedisURI.builder().withHost("127.0.0.1").withPort(port).build());
     connection.setTimeout(Duration.ofSeconds(2));

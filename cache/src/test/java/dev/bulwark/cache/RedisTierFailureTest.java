@@ -17,7 +17,6 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -55,7 +54,7 @@ class RedisTierFailureTest {
       " reached this instance only: Redis is not connected, so the other instances keep their"
           + " copies until they expire";
 
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closing closing = new Closing();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private TestRedis redis;
@@ -66,16 +65,13 @@ class RedisTierFailureTest {
   void setUp(TestRedis redis, RedisURI uri, TestInfo info) {
     this.redis = redis;
     this.uri = uri;
-    String method = info.getTestMethod().orElseThrow().getName();
-    this.name = "f-" + (method.length() > 58 ? method.substring(0, 58) : method);
+    this.name = Closing.cacheName("f-", info);
   }
 
   @AfterEach
   void tearDown() throws Exception {
     try {
-      for (int i = closing.size() - 1; i >= 0; i--) {
-        closing.get(i).close();
-      }
+      closing.close();
     } finally {
       if (redis.isEmbedded()) {
         redis.start(); // does nothing if it runs
@@ -97,7 +93,7 @@ class RedisTierFailureTest {
   }
 
   private RedisClient client(RedisClient client) {
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     return client;
   }
 

@@ -36,7 +36,7 @@ class RedisTierMessagesTest {
   /** Far above a command's time even on a loaded machine: no Redis command fails here. */
   private static final Duration REDIS_TIMEOUT = Duration.ofSeconds(2);
 
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closing closing = new Closing();
   private RedisURI uri;
   private String name;
   private StatefulRedisConnection<byte[], byte[]> publisher;
@@ -44,8 +44,7 @@ class RedisTierMessagesTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    String method = info.getTestMethod().orElseThrow().getName();
-    this.name = "m-" + (method.length() > 58 ? method.substring(0, 58) : method);
+    this.name = Closing.cacheName("m-", info);
     RedisClient raw = client();
     this.publisher = raw.connect(ByteArrayCodec.INSTANCE);
     closing.add(publisher);
@@ -53,14 +52,12 @@ class RedisTierMessagesTest {
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
+    closing.close();
   }
 
   private RedisClient client() {
     RedisClient client = Pools.redis(uri).meterRegistry(new SimpleMeterRegistry()).build();
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     return client;
   }
 

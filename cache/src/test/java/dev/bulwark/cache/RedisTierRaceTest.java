@@ -50,7 +50,7 @@ class RedisTierRaceTest {
   /** Far above a command's time even on a loaded machine: no Redis command fails here. */
   private static final Duration REDIS_TIMEOUT = Duration.ofSeconds(2);
 
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closing closing = new Closing();
   private final Map<String, Integer> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private RedisURI uri;
@@ -59,8 +59,7 @@ class RedisTierRaceTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    String method = info.getTestMethod().orElseThrow().getName();
-    this.name = "r-" + (method.length() > 58 ? method.substring(0, 58) : method);
+    this.name = Closing.cacheName("r-", info);
     for (String key : KEYS) {
       db.put(key, 0);
     }
@@ -68,14 +67,12 @@ class RedisTierRaceTest {
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
+    closing.close();
   }
 
   private RedisClient client() {
     RedisClient client = Pools.redis(uri).meterRegistry(new SimpleMeterRegistry()).build();
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     return client;
   }
 

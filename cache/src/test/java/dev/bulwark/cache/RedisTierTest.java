@@ -10,7 +10,6 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,7 +25,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RedisTierTest {
   private static final Duration PROPAGATION = Duration.ofSeconds(5);
 
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closing closing = new Closing();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private RedisURI uri;
@@ -35,22 +34,17 @@ class RedisTierTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    this.name = "t-" + info.getTestMethod().orElseThrow().getName();
-    if (name.length() > 60) {
-      name = name.substring(0, 60);
-    }
+    this.name = Closing.cacheName("t-", info);
   }
 
   @AfterEach
   void tearDown() throws Exception {
-    for (int i = closing.size() - 1; i >= 0; i--) {
-      closing.get(i).close();
-    }
+    closing.close();
   }
 
   private RedisClient client() {
     RedisClient client = Pools.redis(uri).meterRegistry(new SimpleMeterRegistry()).build();
-    closing.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+    closing.client(client);
     return client;
   }
 
