@@ -1,0 +1,259 @@
+package dev.bulwark.ratelimit;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import io.github.bucket4j.Bandwidth;
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.BucketConfiguration;
+import io.github.bucket4j.ConsumptionProbe;
+import io.github.bucket4j.TimeMeter;
+import io.github.bucket4j.VerboseResult;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.StringJoiner;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A limiter on Bucket4j's lock-free local buckets, one per key, in a Caffeine map bounded by {@code
+ * maxKeys} and expiring a bucket unused for as long as it takes to refill. Thread-safe.
+ */
+final class LocalRateLimiter implements RateLimiter {
+  private final String name;
+  private final List<Limit> limits;
+  private final long smallestBurst;
+  private final boolean shadow;
+  private final long maxKeys;
+  private final Cache<String, Bucket> buckets;
+  private final Function<String, Bucket> newBucket;
+  private final LongAdder evicted = new LongAdder();
+  private final @Nullable LimiterMeters meters;
+  private final String description;
+  private volatile boolean closed;
+
+  /**
+   * @param metered whether this limiter counts its decisions and registers meters; a Redis
+   *     limiter's fallback does not, its owner does
+   */
+  LocalRateLimiter(LimiterSettings settings, List<Limit> limits, boolean metered) {
+    this.name = settings.name;
+    this.limits = List.copyOf(limits);
+    this.smallestBurst = LimiterSettings.smallestBurst(limits);
+    this.shadow = settings.shadow;
+    this.maxKeys = settings.maxKeys;
+    LongSupplier clock = settings.clock();
+    TimeMeter time = new Clock(clock);
+    BucketConfiguration configuration = configuration(limits);
+    this.newBucket = key -> build(configuration, time);
+    this.buckets =
+        Caffeine.newBuilder()
+            .maximumSize(maxKeys)
+            .expireAfterAccess(refillTime(limits))
+            .ticker(clock::getAsLong)
+            .executor(Runnable::run)
+            .removalListener(
+                (@Nullable String key, @Nullable Bucket bucket, RemovalCause cause) -> {
+                  if (cause == RemovalCause.SIZE) {
+                    evicted.increment();
+                  }
+                })
+            .build();
+    StringJoiner out = new StringJoiner(", ", "RateLimiter[", "]");
+    out.add("local");
+    settings.describe(out);
+    this.description = out.toString();
+    if (metered) {
+      LimiterMeters own = new LimiterMeters(name, settings.registry);
+      own.gauge(LimiterMeters.KEYS, this, LocalRateLimiter::keys, "Keys whose buckets are held");
+      own.counter(
+          LimiterMeters.EVICTED, evicted, "Buckets dropped by the maxKeys bound before refilling");
+      this.meters = own;
+    } else {
+      this.meters = null;
+    }
+  }
+
+  private static Bucket build(BucketConfiguration configuration, TimeMeter time) {
+    var builder = Bucket.builder().withCustomTimePrecision(time);
+    for (Bandwidth bandwidth : configuration.getBandwidths()) {
+      builder.addLimit(bandwidth);
+    }
+    return builder.build();
+  }
+
+  private static BucketConfiguration configuration(List<Limit> limits) {
+    var builder = BucketConfiguration.builder();
+    for (Limit limit : limits) {
+      builder.addLimit(
+          Bandwidth.builder()
+              .capacity(limit.burst())
+              .refillGreedy(limit.permits(), limit.period())
+              .build());
+    }
+    return builder.build();
+  }
+
+  /** How long an unused bucket takes to refill entirely from empty: the longest of its limits'. */
+  static Duration refillTime(List<Limit> limits) {
+    long longest = 1;
+    for (Limit limit : limits) {
+      longest = Math.max(longest, refillNanos(limit, limit.burst()));
+    }
+    return Duration.ofNanos(longest);
+  }
+
+  /** The nanoseconds {@code limit} takes to refill {@code permits}, rounded up and saturated. */
+  static long refillNanos(Limit limit, long permits) {
+    double nanos = (double) permits * limit.period().toNanos() / limit.permits();
+    return nanos >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) Math.ceil(nanos);
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public List<Limit> limits() {
+    return limits;
+  }
+
+  @Override
+  public Decision tryAcquire(String key) {
+    return tryAcquire(key, 1);
+  }
+
+  @Override
+  public Decision tryAcquire(String key, long permits) {
+    if (closed) {
+      throw new IllegalStateException("rate limiter " + name + " is closed");
+    }
+    Decision decision = decide(key, permits);
+    if (!decision.allowed() && shadow) {
+      decision =
+          new Decision(
+              Outcome.SHADOW_DENIED,
+              permits,
+              decision.quotas(),
+              decision.retryAfter(),
+              decision.deniedBy());
+    }
+    LimiterMeters own = meters;
+    if (own != null) {
+      own.record(decision.outcome());
+    }
+    return decision;
+  }
+
+  /** Decides on the buckets, {@link Outcome#ALLOWED} or {@link Outcome#DENIED}; counts nothing. */
+  Decision decide(String key, long permits) {
+    LimiterSettings.checkKey(key);
+    LimiterSettings.checkPermits(permits, smallestBurst);
+    Bucket bucket = buckets.get(key, newBucket);
+    if (limits.size() == 1) {
+      ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
+      Limit limit = limits.get(0);
+      Quota quota =
+          new Quota(
+              limit,
+              Math.max(0, probe.getRemainingTokens()),
+              Duration.ofNanos(probe.getNanosToWaitForReset()));
+      return probe.isConsumed()
+          ? new Decision(Outcome.ALLOWED, permits, List.of(quota), Duration.ZERO, null)
+          : new Decision(
+              Outcome.DENIED,
+              permits,
+              List.of(quota),
+              Duration.ofNanos(probe.getNanosToWaitForRefill()),
+              limit);
+    }
+    VerboseResult<ConsumptionProbe> result =
+        bucket.asVerbose().tryConsumeAndReturnRemaining(permits);
+    ConsumptionProbe probe = result.getValue();
+    long[] available = result.getDiagnostics().getAvailableTokensPerEachBandwidth();
+    List<Quota> quotas = new ArrayList<>(limits.size());
+    Limit deniedBy = null;
+    long longestWait = -1;
+    for (int i = 0; i < limits.size(); i++) {
+      Limit limit = limits.get(i);
+      long left = Math.max(0, Math.min(limit.burst(), available[i]));
+      quotas.add(
+          new Quota(limit, left, Duration.ofNanos(refillNanos(limit, limit.burst() - left))));
+      if (!probe.isConsumed() && left < permits) {
+        long wait = refillNanos(limit, permits - left);
+        if (wait > longestWait) {
+          longestWait = wait;
+          deniedBy = limit;
+        }
+      }
+    }
+    return probe.isConsumed()
+        ? new Decision(Outcome.ALLOWED, permits, quotas, Duration.ZERO, null)
+        : new Decision(
+            Outcome.DENIED,
+            permits,
+            quotas,
+            Duration.ofNanos(probe.getNanosToWaitForRefill()),
+            deniedBy);
+  }
+
+  long keys() {
+    return buckets.estimatedSize();
+  }
+
+  long evicted() {
+    return evicted.sum();
+  }
+
+  @Override
+  public RateLimiterSnapshot snapshot() {
+    LimiterMeters own = meters;
+    return new RateLimiterSnapshot(
+        name,
+        false,
+        limits,
+        own == null ? java.util.Map.of() : own.decisions(),
+        keys(),
+        maxKeys,
+        0,
+        0);
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    LimiterMeters own = meters;
+    if (own != null) {
+      own.close();
+    }
+    buckets.invalidateAll();
+  }
+
+  @Override
+  public String toString() {
+    return description;
+  }
+
+  /** The limiter's clock as Bucket4j reads it. */
+  private static final class Clock implements TimeMeter {
+    private final LongSupplier nanos;
+
+    Clock(LongSupplier nanos) {
+      this.nanos = nanos;
+    }
+
+    @Override
+    public long currentTimeNanos() {
+      return nanos.getAsLong();
+    }
+
+    @Override
+    public boolean isWallClockBased() {
+      return false;
+    }
+  }
+}
