@@ -22,7 +22,7 @@ final class LimiterMeters {
   static final String KEYS = Meters.name("ratelimit", "keys");
   static final String EVICTED = Meters.name("ratelimit", "keys.evicted");
   static final String REDIS_ERRORS = Meters.name("ratelimit", "redis.errors");
-  static final String FALLBACKS = Meters.name("ratelimit", "fallbacks");
+  static final String BATCH_PERMITS = Meters.name("ratelimit", "batch.permits");
   static final String DENIED_CACHE_HITS = Meters.name("ratelimit", "denied.cache.hits");
 
   private final String name;

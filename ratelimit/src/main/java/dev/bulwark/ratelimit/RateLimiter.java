@@ -1,5 +1,7 @@
 package dev.bulwark.ratelimit;
 
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.cluster.RedisClusterClient;
 import java.util.List;
 
 /**
@@ -21,7 +23,7 @@ import java.util.List;
  * }</pre>
  *
  * <p>Two kinds: {@link #local()}, per process, on Bucket4j buckets held in a bounded map; and
- * {@code redis(RedisClient)}, shared by every instance, in one atomic Redis call per decision.
+ * {@link #redis(RedisClient)}, shared by every instance, in one atomic Redis call per decision.
  *
  * <p>Implementations are thread-safe. {@link #close()} removes the limiter's meters; later
  * decisions throw {@link IllegalStateException}.
@@ -38,6 +40,31 @@ public interface RateLimiter extends AutoCloseable {
    */
   static LocalLimiterBuilder local() {
     return new LocalLimiterBuilder();
+  }
+
+  /**
+   * Starts a builder of a limiter that keeps its buckets in one Redis server, shared by every
+   * instance that builds a limiter of the same name on it.
+   *
+   * @param client the client, from {@code Pools.redis(url).build()} or any {@link RedisClient}; the
+   *     limiter opens its own connection on it and closes it on {@link #close()}, not the client
+   * @return a new builder
+   */
+  static RedisLimiterBuilder redis(RedisClient client) {
+    return new RedisLimiterBuilder(RedisConnector.of(client));
+  }
+
+  /**
+   * Starts a builder of a limiter that keeps its buckets in a Redis Cluster: all the limits of one
+   * key live in one hash slot, and keys spread over the shards.
+   *
+   * @param client the client, from {@code Pools.redisCluster(urls).build()} or any {@link
+   *     RedisClusterClient}; the limiter opens its own connection on it and closes it on {@link
+   *     #close()}, not the client
+   * @return a new builder
+   */
+  static RedisLimiterBuilder redis(RedisClusterClient client) {
+    return new RedisLimiterBuilder(RedisConnector.of(client));
   }
 
   /**
