@@ -40,7 +40,8 @@ final class LimiterSettings {
 
   void limits(List<Limit> limits) {
     Objects.requireNonNull(limits, "limits");
-    Checks.requireUnset("limits", this.limits);
+    List<Limit> current = this.limits;
+    Checks.requireUnset("limits", current != null, current == null ? null : format(current));
     if (limits.isEmpty() || limits.size() > MAX_LIMITS) {
       throw Checks.invalid(
           "limits must hold 1 to %d limits, but held %d", MAX_LIMITS, limits.size());

@@ -1,0 +1,219 @@
+package dev.bulwark.ratelimit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The local limiter on its own clock. */
+class LocalRateLimiterTest {
+  private final AtomicLong nanos = new AtomicLong(1_000_000_000L);
+
+  private LocalLimiterBuilder builder(String limits) {
+    return RateLimiter.local().limits(limits).nanoTime(nanos::get);
+  }
+
+  private void advance(Duration by) {
+    nanos.addAndGet(by.toNanos());
+  }
+
+  @Test
+  void aBurstIsAdmittedThenDeniedUntilAPermitRefills() {
+    RateLimiter limiter = builder("10/minute").build();
+    for (int i = 0; i < 10; i++) {
+      Decision d = limiter.tryAcquire("k");
+      assertThat(d.outcome()).isEqualTo(Outcome.ALLOWED);
+      assertThat(d.remaining()).isEqualTo(9 - i);
+    }
+    Decision denied = limiter.tryAcquire("k");
+    assertThat(denied.outcome()).isEqualTo(Outcome.DENIED);
+    assertThat(denied.deniedBy()).isEqualTo(Limit.perMinute(10));
+    assertThat(denied.retryAfter()).isEqualTo(Duration.ofSeconds(6));
+    assertThat(denied.retryAfterSeconds()).isEqualTo(6);
+    assertThat(denied.quotas())
+        .containsExactly(new Quota(Limit.perMinute(10), 0, Duration.ofMinutes(1)));
+
+    advance(Duration.ofSeconds(6).minusNanos(1));
+    assertThat(limiter.tryAcquire("k").allowed()).isFalse();
+    advance(Duration.ofNanos(1));
+    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    assertThat(limiter.tryAcquire("other").allowed()).isTrue();
+  }
+
+  @Test
+  void everyLimitIsCheckedAndTheOneThatRefillsLastIsNamed() {
+    RateLimiter limiter = builder("2/second;3/minute").build();
+    assertThat(limiter.tryAcquire("k", 2).allowed()).isTrue();
+    Decision denied = limiter.tryAcquire("k");
+    assertThat(denied.deniedBy()).isEqualTo(Limit.perSecond(2));
+    assertThat(denied.quotas()).extracting(Quota::remaining).containsExactly(0L, 1L);
+    advance(Duration.ofSeconds(1));
+    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    Decision minute = limiter.tryAcquire("k");
+    assertThat(minute.allowed()).isFalse();
+    assertThat(minute.deniedBy()).isEqualTo(Limit.perMinute(3));
+    // One permit per 20 s, and the second that passed refilled a twentieth of one.
+    assertThat(minute.retryAfter()).isEqualTo(Duration.ofSeconds(19));
+    // The second's limit was not taken by the denied request.
+    assertThat(minute.quotas().get(0).remaining()).isEqualTo(1);
+  }
+
+  @Test
+  void aBurstAboveThePermitsLetsAnIdleClientSaveUp() {
+    RateLimiter limiter =
+        RateLimiter.local()
+            .limits(List.of(Limit.perSecond(1).withBurst(5)))
+            .nanoTime(nanos::get)
+            .build();
+    assertThat(limiter.tryAcquire("k", 5).allowed()).isTrue();
+    assertThat(limiter.tryAcquire("k").allowed()).isFalse();
+    advance(Duration.ofSeconds(10));
+    assertThat(limiter.tryAcquire("k", 5).allowed()).isTrue();
+    assertThat(limiter.tryAcquire("k").allowed()).isFalse();
+  }
+
+  @Test
+  void sixteenThreadsOnOneKeyAdmitExactlyTheLimit() throws Exception {
+    RateLimiter limiter = builder("1000/minute").build();
+    ExecutorService pool = Executors.newFixedThreadPool(16);
+    try {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Future<Integer>> results = new ArrayList<>();
+      for (int t = 0; t < 16; t++) {
+        results.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  int admitted = 0;
+                  for (int i = 0; i < 200; i++) {
+                    if (limiter.tryAcquire("hot").allowed()) {
+                      admitted++;
+                    }
+                  }
+                  return admitted;
+                }));
+      }
+      start.countDown();
+      int admitted = 0;
+      for (Future<Integer> result : results) {
+        admitted += result.get(30, TimeUnit.SECONDS);
+      }
+      assertThat(admitted).isEqualTo(1000);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void theMapIsBoundedAndAnIdleBucketGoesWhenFull() {
+    MeterRegistry registry = new SimpleMeterRegistry();
+    RateLimiter limiter = builder("1/second").maxKeys(100).meterRegistry(registry).build();
+    for (int i = 0; i < 1_000; i++) {
+      limiter.tryAcquire("k" + i);
+    }
+    assertThat(limiter.snapshot().keys()).isLessThanOrEqualTo(100);
+    assertThat(limiter.snapshot().maxKeys()).isEqualTo(100);
+    assertThat(counter(registry, LimiterMeters.EVICTED, null)).isGreaterThanOrEqualTo(900);
+
+    RateLimiter idle = builder("2/second").name("idle").build();
+    idle.tryAcquire("k");
+    assertThat(idle.snapshot().keys()).isEqualTo(1);
+    advance(Duration.ofSeconds(1)); // two permits refill in one second: the bucket is full
+    idle.tryAcquire("other");
+    ((LocalRateLimiter) idle).cleanUp();
+    assertThat(idle.snapshot().keys()).isEqualTo(1);
+  }
+
+  @Test
+  void shadowModeAdmitsWhatItWouldDeny() {
+    RateLimiter limiter = builder("1/minute").shadow(true).build();
+    assertThat(limiter.tryAcquire("k").outcome()).isEqualTo(Outcome.ALLOWED);
+    Decision shadow = limiter.tryAcquire("k");
+    assertThat(shadow.allowed()).isTrue();
+    assertThat(shadow.outcome()).isEqualTo(Outcome.SHADOW_DENIED);
+    assertThat(shadow.retryAfter()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(limiter.snapshot().decisions(Outcome.SHADOW_DENIED)).isEqualTo(1);
+  }
+
+  @Test
+  void decisionsAreCountedByOutcomeAndTheMetersGoAtClose() {
+    MeterRegistry registry = new SimpleMeterRegistry();
+    RateLimiter limiter = builder("2/minute").name("api").meterRegistry(registry).build();
+    for (int i = 0; i < 5; i++) {
+      limiter.tryAcquire("k");
+    }
+    assertThat(counter(registry, LimiterMeters.DECISIONS, "allowed")).isEqualTo(2);
+    assertThat(counter(registry, LimiterMeters.DECISIONS, "denied")).isEqualTo(3);
+    assertThat(registry.get(LimiterMeters.KEYS).tag("name", "api").gauge().value()).isEqualTo(1);
+    RateLimiterSnapshot snapshot = limiter.snapshot();
+    assertThat(snapshot.name()).isEqualTo("api");
+    assertThat(snapshot.distributed()).isFalse();
+    assertThat(snapshot.decisions(Outcome.ALLOWED)).isEqualTo(2);
+    assertThat(snapshot.decisions(Outcome.DENIED)).isEqualTo(3);
+    assertThat(snapshot.fallbacks()).isZero();
+
+    assertThatThrownBy(() -> builder("1/second").name("api").meterRegistry(registry).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(
+            "meterRegistry already holds the meters of a rate limiter named \"api\": give each rate"
+                + " limiter its own name");
+
+    limiter.close();
+    limiter.close();
+    assertThat(registry.getMeters()).isEmpty();
+    assertThatThrownBy(() -> limiter.tryAcquire("k"))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("rate limiter api is closed");
+  }
+
+  @Test
+  void aRequestNoLimitCouldAdmitAndABadKeyAreRefused() {
+    RateLimiter limiter = builder("10/second;5/minute").build();
+    assertThatThrownBy(() -> limiter.tryAcquire("k", 6))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "permits must be between 1 and 5 (the smallest burst of the limits), but was 6");
+    assertThatThrownBy(() -> limiter.tryAcquire("k", 0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "permits must be between 1 and 5 (the smallest burst of the limits), but was 0");
+    assertThatThrownBy(() -> limiter.tryAcquire(""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("key must be 1 to 512 characters, but was 0 characters");
+    assertThatThrownBy(() -> limiter.tryAcquire("x".repeat(513)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("key must be 1 to 512 characters, but was 513 characters");
+    assertThat(limiter.tryAcquire("x".repeat(512), 5).allowed()).isTrue();
+  }
+
+  @Test
+  void theLimiterDescribesItself() {
+    RateLimiter limiter = builder("10/second;1000/hour").name("api").shadow(true).build();
+    assertThat(limiter.name()).isEqualTo("api");
+    assertThat(limiter.limits()).containsExactly(Limit.perSecond(10), Limit.perHour(1000));
+    assertThat(limiter)
+        .hasToString("RateLimiter[local, name=api, limits=10/second;1000/hour, shadow=true]");
+  }
+
+  private static double counter(MeterRegistry registry, String name, String outcome) {
+    var search = registry.find(name);
+    if (outcome != null) {
+      search = search.tag("outcome", outcome);
+    }
+    FunctionCounter counter = search.functionCounter();
+    assertThat(counter).as(name).isNotNull();
+    return counter.count();
+  }
+}
