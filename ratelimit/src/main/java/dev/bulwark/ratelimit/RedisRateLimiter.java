@@ -164,15 +164,24 @@ public final class RedisRateLimiter implements RateLimiter {
     builder.describe(out);
     this.description = out.toString();
     this.script = RedisScript.ACQUIRE;
-    this.meters = new LimiterMeters(name, settings.registry);
     this.link = builder.connector.connect();
+    try {
+      this.meters = meters(settings, hold != null);
+    } catch (RuntimeException e) {
+      link.connection().close();
+      throw e;
+    }
+  }
+
+  private LimiterMeters meters(LimiterSettings settings, boolean batches) {
+    LimiterMeters meters = new LimiterMeters(name, settings.registry);
     meters.counter(
         LimiterMeters.REDIS_ERRORS, timeouts, "Redis calls that timed out", "kind", "timeout");
     meters.counter(LimiterMeters.REDIS_ERRORS, errors, "Redis calls that failed", "kind", "error");
     meters.counter(
         LimiterMeters.DENIED_CACHE_HITS, deniedHits, "Denials answered without a Redis call");
     meters.gauge(LimiterMeters.KEYS, this, RedisRateLimiter::keys, "Keys held in this process");
-    if (hold != null) {
+    if (batches) {
       meters.counter(
           LimiterMeters.BATCH_PERMITS,
           leased,
@@ -186,6 +195,7 @@ public final class RedisRateLimiter implements RateLimiter {
           "state",
           "unspent");
     }
+    return meters;
   }
 
   /** A limit divided among {@code instances}, rounded up. */
