@@ -17,7 +17,8 @@ import java.util.Objects;
  *
  * <p>Immutable and thread-safe.
  *
- * @param permits the permits refilled per {@code period}, 1 to {@value #MAX_PERMITS}
+ * @param permits the permits refilled per {@code period}, 1 to {@value #MAX_PERMITS}, and at most
+ *     one per nanosecond of the period (the finest rate Bucket4j refills at)
  * @param period the period, 1 ms to {@value #MAX_PERIOD_DAYS} days, a whole number of milliseconds
  * @param burst the most permits the bucket holds (and so the most taken at once), 1 to {@value
  *     #MAX_PERMITS}; {@code permits} unless set with {@link #withBurst(long)}
@@ -35,7 +36,7 @@ public record Limit(long permits, Duration period, long burst) {
   /**
    * Checks the values.
    *
-   * @param permits the permits per period, 1 to {@value #MAX_PERMITS}
+   * @param permits the permits per period, 1 to {@value #MAX_PERMITS}, at most one per nanosecond
    * @param period the period, 1 ms to {@value #MAX_PERIOD_DAYS} days, whole milliseconds
    * @param burst the bucket's size, 1 to {@value #MAX_PERMITS}
    * @throws IllegalArgumentException naming the value and the accepted range when one is outside it
@@ -49,6 +50,11 @@ public record Limit(long permits, Duration period, long burst) {
           "period must be a whole number of milliseconds, but was %s", Checks.duration(period));
     }
     Checks.between("burst", burst, 1, MAX_PERMITS);
+    if (permits > period.toNanos()) {
+      throw Checks.invalid(
+          "permits must be at most one per nanosecond of the period, %d for %s, but was %d",
+          period.toNanos(), Checks.duration(period), permits);
+    }
   }
 
   /**

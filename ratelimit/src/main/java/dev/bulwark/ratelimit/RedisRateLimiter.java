@@ -4,8 +4,14 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
+import dev.bulwark.core.internal.Checks;
+import io.lettuce.core.RedisCommandTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
@@ -16,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -36,23 +43,27 @@ import org.slf4j.LoggerFactory;
  * RedisLimiterBuilder#build()} refuses a limit whose numbers could reach it.
  *
  * <p><b>Keys.</b> {@code <prefix>:rl:<name>:{<key>}:<permits>/<period ms>ms/<burst>}, one per
- * limit, in one hash slot (the braces), each expiring when its bucket is full again: an idle key
- * costs nothing.
+ * limit, in one hash slot (the braces; a key that holds a brace is replaced by its SHA-256 digest
+ * there), each expiring when its bucket is full again: an idle key costs nothing.
  *
  * <p><b>Failures.</b> A decision waits at most the command timeout. When Redis fails or is slower,
  * the {@link FailurePolicy} decides, and the failure is counted in {@code
- * bulwark.ratelimit.redis.errors}; the first failure after a success is logged at WARN, the
- * recovery at INFO. A script the server has forgotten (after a restart or {@code SCRIPT FLUSH}) is
- * sent again by {@code EVAL}, once.
+ * bulwark.ratelimit.redis.errors}; failures are logged at WARN at most once per 10 seconds, with
+ * their count, and the recovery at INFO. A decision that gives up cancels its command, so that a
+ * client which queues commands while it reconnects does not send it later: a decision answered by
+ * the policy takes no permit afterwards (a command already sent cannot be recalled). A script the
+ * server has forgotten (after a restart or {@code SCRIPT FLUSH}) is sent again by {@code EVAL},
+ * once.
  *
- * <p><b>Denied keys</b> are remembered until their retry-after, and answered without Redis.
+ * <p><b>Denied keys</b> are remembered until one permit refills, and answered without Redis.
  *
- * <p>Thread-safe. {@link #close()} closes the limiter's connection (not the client) and removes its
- * meters.
+ * <p>Thread-safe. {@link #close()} gives unspent batches back, closes the limiter's connection (not
+ * the client) and removes its meters.
  */
 public final class RedisRateLimiter implements RateLimiter {
   private static final Logger log = LoggerFactory.getLogger(RedisRateLimiter.class);
   private static final Duration CLOSED_RETRY = Duration.ofSeconds(1);
+  private static final long LOG_INTERVAL_NANOS = Duration.ofSeconds(10).toNanos();
 
   private final String name;
   private final List<Limit> limits;
@@ -65,7 +76,6 @@ public final class RedisRateLimiter implements RateLimiter {
   private final long timeoutNanos;
   private final FailurePolicy policy;
   private final @Nullable LocalRateLimiter fallback;
-  private final long fallbackBurst;
   private final @Nullable Cache<String, Denial> denied;
   private final @Nullable Cache<String, Lease> leases;
   private final Function<String, Lease> newLease;
@@ -75,14 +85,16 @@ public final class RedisRateLimiter implements RateLimiter {
   private final LongSupplier clock;
   private final @Nullable LongSupplier serverMicros;
   private final RedisConnector.Link link;
-  private final RedisScript script;
   private final LimiterMeters meters;
   private final LongAdder timeouts = new LongAdder();
   private final LongAdder errors = new LongAdder();
   private final LongAdder deniedHits = new LongAdder();
   private final LongAdder leased = new LongAdder();
-  private final LongAdder unspent = new LongAdder();
+  private final LongAdder returned = new LongAdder();
+  private final LongAdder lost = new LongAdder();
   private final AtomicBoolean failing = new AtomicBoolean();
+  private final AtomicLong nextWarning = new AtomicLong();
+  private final LongAdder unlogged = new LongAdder();
   private final AtomicBoolean closing = new AtomicBoolean();
   private final String description;
   private volatile boolean closed;
@@ -123,10 +135,8 @@ public final class RedisRateLimiter implements RateLimiter {
       local.maxKeys = settings.maxKeys;
       local.nanoTime = settings.nanoTime;
       this.fallback = new LocalRateLimiter(local, shares, false);
-      this.fallbackBurst = LimiterSettings.smallestBurst(shares);
     } else {
       this.fallback = null;
-      this.fallbackBurst = 0;
     }
     this.denied =
         builder.deniedCacheSize == 0
@@ -154,16 +164,15 @@ public final class RedisRateLimiter implements RateLimiter {
                 .removalListener(
                     (@Nullable String key, @Nullable Lease lease, RemovalCause cause) -> {
                       if (lease != null) {
-                        lease.drop();
+                        var unused = lease.giveBackAll();
                       }
                     })
                 .build();
-    this.newLease = key -> new Lease();
+    this.newLease = Lease::new;
     StringJoiner out = new StringJoiner(", ", "RedisRateLimiter[", "]");
     settings.describe(out);
     builder.describe(out);
     this.description = out.toString();
-    this.script = RedisScript.ACQUIRE;
     this.link = builder.connector.connect();
     try {
       this.meters = meters(settings, hold != null);
@@ -175,27 +184,39 @@ public final class RedisRateLimiter implements RateLimiter {
 
   private LimiterMeters meters(LimiterSettings settings, boolean batches) {
     LimiterMeters meters = new LimiterMeters(name, settings.registry);
-    meters.counter(
-        LimiterMeters.REDIS_ERRORS, timeouts, "Redis calls that timed out", "kind", "timeout");
-    meters.counter(LimiterMeters.REDIS_ERRORS, errors, "Redis calls that failed", "kind", "error");
-    meters.counter(
-        LimiterMeters.DENIED_CACHE_HITS, deniedHits, "Denials answered without a Redis call");
-    meters.gauge(LimiterMeters.KEYS, this, RedisRateLimiter::keys, "Keys held in this process");
-    if (batches) {
+    try {
       meters.counter(
-          LimiterMeters.BATCH_PERMITS,
-          leased,
-          "Permits taken from Redis in batches",
-          "state",
-          "leased");
+          LimiterMeters.REDIS_ERRORS, timeouts, "Redis calls that timed out", "kind", "timeout");
       meters.counter(
-          LimiterMeters.BATCH_PERMITS,
-          unspent,
-          "Permits taken in batches and dropped unspent",
-          "state",
-          "unspent");
+          LimiterMeters.REDIS_ERRORS, errors, "Redis calls that failed", "kind", "error");
+      meters.counter(
+          LimiterMeters.DENIED_CACHE_HITS, deniedHits, "Denials answered without a Redis call");
+      meters.gauge(LimiterMeters.KEYS, this, RedisRateLimiter::keys, "Keys held in this process");
+      if (batches) {
+        meters.counter(
+            LimiterMeters.BATCH_PERMITS,
+            leased,
+            "Permits taken from Redis in batches",
+            "state",
+            "leased");
+        meters.counter(
+            LimiterMeters.BATCH_PERMITS,
+            returned,
+            "Batch permits given back to Redis unspent",
+            "state",
+            "returned");
+        meters.counter(
+            LimiterMeters.BATCH_PERMITS,
+            lost,
+            "Batch permits unspent whose return to Redis failed",
+            "state",
+            "lost");
+      }
+      return meters;
+    } catch (RuntimeException e) {
+      meters.close();
+      throw e;
     }
-    return meters;
   }
 
   /** A limit divided among {@code instances}, rounded up. */
@@ -237,19 +258,24 @@ public final class RedisRateLimiter implements RateLimiter {
       return finish(early);
     }
     Lease lease = fetching(key);
-    long want = lease == null ? permits : Math.max(batch, permits);
     try {
-      CompletableFuture<List<Object>> reply = call(key, want, permits);
+      RedisScript.Call call;
+      try {
+        call = acquire(key, lease == null ? permits : Math.max(batch, permits), permits);
+      } catch (RuntimeException e) {
+        return failed(key, permits, e);
+      }
       List<Object> answer;
       try {
-        answer = reply.get(timeoutNanos, TimeUnit.NANOSECONDS);
+        answer = call.reply.get(timeoutNanos, TimeUnit.NANOSECONDS);
       } catch (TimeoutException e) {
-        reply.cancel(false);
+        call.cancel();
         return failed(key, permits, e);
       } catch (ExecutionException e) {
         Throwable cause = e.getCause();
         return failed(key, permits, cause == null ? e : cause);
       } catch (InterruptedException e) {
+        call.cancel();
         Thread.currentThread().interrupt();
         return failed(key, permits, e);
       }
@@ -275,8 +301,9 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   /**
-   * Asks for {@code permits} permits, all or none, without blocking. Callbacks run on Lettuce's
-   * event loop or on the timer that ends the wait: keep them short.
+   * Asks for {@code permits} permits, all or none, without blocking. The decision completes on
+   * Lettuce's event loop, or on the JDK's shared timer thread when Redis is late: keep the
+   * callbacks short, or move them to an executor of your own.
    *
    * @param key the key, 1 to {@value RateLimiter#MAX_KEY_LENGTH} characters
    * @param permits 1 to the smallest burst of the limits
@@ -293,23 +320,25 @@ public final class RedisRateLimiter implements RateLimiter {
       return CompletableFuture.completedFuture(finish(early));
     }
     Lease lease = fetching(key);
-    long want = lease == null ? permits : Math.max(batch, permits);
-    CompletableFuture<List<Object>> reply;
+    RedisScript.Call call;
     try {
-      reply = call(key, want, permits);
+      call = acquire(key, lease == null ? permits : Math.max(batch, permits), permits);
     } catch (RuntimeException e) {
       if (lease != null) {
         lease.fetched();
       }
       return CompletableFuture.completedFuture(failed(key, permits, e));
     }
-    return reply
+    return call.reply
         .orTimeout(timeoutNanos, TimeUnit.NANOSECONDS)
         .handle(
             (answer, e) -> {
               try {
                 if (e != null) {
                   Throwable cause = e instanceof CompletionException ? e.getCause() : e;
+                  if (cause instanceof TimeoutException) {
+                    call.cancel();
+                  }
                   return failed(key, permits, cause == null ? e : cause);
                 }
                 return answered(key, permits, lease, answer);
@@ -335,11 +364,10 @@ public final class RedisRateLimiter implements RateLimiter {
     if (deniedKeys != null) {
       Denial denial = deniedKeys.getIfPresent(key);
       if (denial != null) {
-        long left = denial.until - clock.getAsLong();
-        if (left > 0) {
+        long now = clock.getAsLong();
+        if (denial.until - now > 0) {
           deniedHits.increment();
-          return new Decision(
-              Outcome.DENIED, permits, denial.quotas, Duration.ofNanos(left), denial.deniedBy);
+          return denial.decide(permits, now);
         }
       }
     }
@@ -364,18 +392,37 @@ public final class RedisRateLimiter implements RateLimiter {
     return lease.startFetch() ? lease : null;
   }
 
-  private CompletableFuture<List<Object>> call(String key, long want, long need) {
+  /** The Redis keys of {@code key}, one per limit, in one hash slot. */
+  private String[] keysOf(String key) {
+    String tag = key.indexOf('{') < 0 && key.indexOf('}') < 0 ? key : digest(key);
     String[] keys = new String[keySuffixes.length];
     for (int i = 0; i < keys.length; i++) {
-      keys[i] = keyPrefix + key + keySuffixes[i];
+      keys[i] = keyPrefix + tag + keySuffixes[i];
     }
+    return keys;
+  }
+
+  /** A key that holds a brace would break the hash tag: its digest stands for it. */
+  private static String digest(String key) {
+    try {
+      return "#"
+          + HexFormat.of()
+              .formatHex(
+                  MessageDigest.getInstance("SHA-256")
+                      .digest(key.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  private RedisScript.Call acquire(String key, long want, long need) {
     String[] args = new String[3 + limitArgs.length];
     args[0] = Long.toString(want);
     args[1] = Long.toString(need);
     LongSupplier time = serverMicros;
     args[2] = time == null ? "" : Long.toString(time.getAsLong());
     System.arraycopy(limitArgs, 0, args, 3, limitArgs.length);
-    return script.run(link.commands(), keys, args);
+    return RedisScript.ACQUIRE.run(link.commands(), keysOf(key), args);
   }
 
   private Decision answered(
@@ -386,41 +433,45 @@ public final class RedisRateLimiter implements RateLimiter {
     } catch (RuntimeException e) {
       return failed(key, permits, e);
     }
-    if (failing.compareAndSet(true, false)) {
-      log.info("rate limiter {}: Redis answers again", name);
-    }
+    recovered();
     long granted = reply[0];
-    List<Quota> quotas = new ArrayList<>(gcras.length);
-    for (int i = 0; i < gcras.length; i++) {
-      quotas.add(gcras[i].quota(reply[2 + i]));
-    }
-    List<Quota> fixed = List.copyOf(quotas);
+    long[] debts = new long[gcras.length];
+    System.arraycopy(reply, 2, debts, 0, debts.length);
+    List<Quota> quotas = quotas(debts);
     if (granted >= permits) {
       if (lease != null) {
         leased.add(granted);
-        lease.refill(granted - permits, clock.getAsLong() + holdNanos, fixed);
+        lease.refill(granted - permits, clock.getAsLong() + holdNanos, quotas);
       }
-      return finish(new Decision(Outcome.ALLOWED, permits, fixed, Duration.ZERO, null));
+      return finish(new Decision(Outcome.ALLOWED, permits, quotas, Duration.ZERO, null));
     }
-    Duration retry = Duration.ZERO;
-    Duration single = Duration.ZERO;
-    Limit deniedBy = null;
-    for (int i = 0; i < gcras.length; i++) {
-      Duration wait = gcras[i].waitFor(reply[2 + i], permits);
-      if (wait.compareTo(retry) > 0) {
-        retry = wait;
-        deniedBy = gcras[i].limit();
-      }
-      Duration one = gcras[i].waitFor(reply[2 + i], 1);
-      if (one.compareTo(single) > 0) {
-        single = one;
-      }
-    }
+    Duration single = waitFor(debts, 1);
+    Denial denial = new Denial(clock.getAsLong(), debts, single);
     Cache<String, Denial> deniedKeys = denied;
     if (deniedKeys != null && !single.isZero()) {
-      deniedKeys.put(key, new Denial(clock.getAsLong() + single.toNanos(), fixed, deniedBy));
+      deniedKeys.put(key, denial);
     }
-    return finish(new Decision(Outcome.DENIED, permits, fixed, retry, deniedBy));
+    return finish(denial.decide(permits, denial.read));
+  }
+
+  private List<Quota> quotas(long[] debts) {
+    List<Quota> quotas = new ArrayList<>(gcras.length);
+    for (int i = 0; i < gcras.length; i++) {
+      quotas.add(gcras[i].quota(debts[i]));
+    }
+    return List.copyOf(quotas);
+  }
+
+  /** The longest wait, over the limits, until {@code permits} fit. */
+  private Duration waitFor(long[] debts, long permits) {
+    Duration longest = Duration.ZERO;
+    for (int i = 0; i < gcras.length; i++) {
+      Duration wait = gcras[i].waitFor(debts[i], permits);
+      if (wait.compareTo(longest) > 0) {
+        longest = wait;
+      }
+    }
+    return longest;
   }
 
   private long[] decode(@Nullable List<Object> answer) {
@@ -443,20 +494,13 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   private Decision failed(String key, long permits, Throwable cause) {
-    if (cause instanceof TimeoutException) {
+    if (cause instanceof TimeoutException || cause instanceof RedisCommandTimeoutException) {
       timeouts.increment();
     } else {
       errors.increment();
     }
-    if (failing.compareAndSet(false, true)) {
-      log.warn(
-          "rate limiter {}: Redis failed ({}); deciding by {} until it answers",
-          name,
-          describe(cause),
-          policy);
-    } else if (log.isDebugEnabled()) {
-      log.debug("rate limiter {}: Redis failed: {}", name, describe(cause));
-    }
+    failing.set(true);
+    warn(cause);
     switch (policy) {
       case FAIL_OPEN:
         return finish(new Decision(Outcome.FAILED_OPEN, permits, List.of(), Duration.ZERO, null));
@@ -464,23 +508,65 @@ public final class RedisRateLimiter implements RateLimiter {
         return finish(new Decision(Outcome.FAILED_CLOSED, permits, List.of(), CLOSED_RETRY, null));
       case LOCAL_FALLBACK:
       default:
-        LocalRateLimiter local = fallback;
-        if (local == null) {
-          throw new IllegalStateException("a local fallback is built for LOCAL_FALLBACK");
-        }
-        if (permits > fallbackBurst) {
-          return finish(
-              new Decision(
-                  Outcome.FALLBACK_DENIED, permits, List.of(), CLOSED_RETRY, limits.get(0)));
-        }
-        Decision d = local.decide(key, permits);
-        return finish(
-            new Decision(
-                d.allowed() ? Outcome.FALLBACK_ALLOWED : Outcome.FALLBACK_DENIED,
-                permits,
-                d.quotas(),
-                d.retryAfter(),
-                d.deniedBy()));
+        return finish(fallBack(key, permits));
+    }
+  }
+
+  /** Decides on the local fallback, answering with the configured limits, not their shares. */
+  private Decision fallBack(String key, long permits) {
+    LocalRateLimiter local = fallback;
+    if (local == null) {
+      throw new IllegalStateException("a local fallback is built for LOCAL_FALLBACK");
+    }
+    List<Limit> shares = local.limits();
+    int smallest = 0;
+    for (int i = 1; i < shares.size(); i++) {
+      if (shares.get(i).burst() < shares.get(smallest).burst()) {
+        smallest = i;
+      }
+    }
+    if (permits > shares.get(smallest).burst()) {
+      return new Decision(
+          Outcome.FALLBACK_DENIED, permits, List.of(), CLOSED_RETRY, limits.get(smallest));
+    }
+    Decision d = local.decide(key, permits);
+    List<Quota> quotas = new ArrayList<>(d.quotas().size());
+    for (int i = 0; i < d.quotas().size(); i++) {
+      Quota share = d.quotas().get(i);
+      quotas.add(new Quota(limits.get(i), share.remaining(), share.reset()));
+    }
+    Limit deniedBy = d.deniedBy();
+    return new Decision(
+        d.allowed() ? Outcome.FALLBACK_ALLOWED : Outcome.FALLBACK_DENIED,
+        permits,
+        quotas,
+        d.retryAfter(),
+        deniedBy == null ? null : limits.get(shares.indexOf(deniedBy)));
+  }
+
+  /** Logs a failure at WARN, at most once per interval, with the count of those not logged. */
+  private void warn(Throwable cause) {
+    long now = clock.getAsLong();
+    long next = nextWarning.get();
+    if (now - next >= 0 && nextWarning.compareAndSet(next, now + LOG_INTERVAL_NANOS)) {
+      long more = unlogged.sumThenReset();
+      log.warn(
+          "rate limiter {}: Redis failed ({}){}; deciding by {} until it answers",
+          name,
+          describe(cause),
+          more == 0 ? "" : Checks.format(", and %d more times since the last warning", more),
+          policy);
+    } else {
+      unlogged.increment();
+      if (log.isDebugEnabled()) {
+        log.debug("rate limiter {}: Redis failed: {}", name, describe(cause));
+      }
+    }
+  }
+
+  private void recovered() {
+    if (failing.get() && failing.compareAndSet(true, false)) {
+      log.info("rate limiter {}: Redis answers again", name);
     }
   }
 
@@ -523,19 +609,19 @@ public final class RedisRateLimiter implements RateLimiter {
 
   /** The Redis keys of {@code key}, one per limit, for tests and operators. */
   List<String> redisKeys(String key) {
-    List<String> keys = new ArrayList<>();
-    for (String suffix : keySuffixes) {
-      keys.add(keyPrefix + key + suffix);
-    }
-    return keys;
-  }
-
-  long unspent() {
-    return unspent.sum();
+    return List.of(keysOf(key));
   }
 
   long leased() {
     return leased.sum();
+  }
+
+  long returned() {
+    return returned.sum();
+  }
+
+  long lost() {
+    return lost.sum();
   }
 
   @Override
@@ -552,7 +638,10 @@ public final class RedisRateLimiter implements RateLimiter {
         deniedHits.sum());
   }
 
-  /** Closes the limiter's connection and removes its meters; idempotent. */
+  /**
+   * Gives unspent batches back to Redis (waiting at most the command timeout for them), closes the
+   * limiter's connection and removes its meters; idempotent.
+   */
   @Override
   public void close() {
     closed = true;
@@ -562,7 +651,19 @@ public final class RedisRateLimiter implements RateLimiter {
     meters.close();
     Cache<String, Lease> held = leases;
     if (held != null) {
+      List<CompletableFuture<?>> returns = new ArrayList<>();
+      for (Lease lease : held.asMap().values()) {
+        returns.add(lease.giveBackAll());
+      }
       held.invalidateAll();
+      try {
+        CompletableFuture.allOf(returns.toArray(new CompletableFuture<?>[0]))
+            .get(timeoutNanos, TimeUnit.NANOSECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        log.debug("rate limiter {}: batches not given back at close: {}", name, describe(e));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     try {
       link.connection().close();
@@ -576,16 +677,55 @@ public final class RedisRateLimiter implements RateLimiter {
     return description;
   }
 
-  /** A key denied until {@code until} on the local clock. */
-  private record Denial(long until, List<Quota> quotas, @Nullable Limit deniedBy) {}
+  /** What a denial read of each limit, on the local clock, and until when one permit lacks. */
+  private final class Denial {
+    final long read;
+    final long until;
+    private final long[] debts;
+
+    Denial(long read, long[] debts, Duration single) {
+      this.read = read;
+      this.debts = debts;
+      this.until = read + single.toNanos();
+    }
+
+    /** The denial of {@code permits} at {@code now}: the debts as they have refilled since. */
+    Decision decide(long permits, long now) {
+      long elapsedMicros = Math.max(0, (now - read) / 1_000);
+      long[] current = new long[debts.length];
+      for (int i = 0; i < debts.length; i++) {
+        Gcra gcra = gcras[i];
+        current[i] =
+            elapsedMicros >= gcra.full() ? 0 : Math.max(0, debts[i] - elapsedMicros * gcra.m());
+      }
+      Duration retry = Duration.ZERO;
+      Limit deniedBy = null;
+      for (int i = 0; i < current.length; i++) {
+        Duration wait = gcras[i].waitFor(current[i], permits);
+        if (wait.compareTo(retry) > 0) {
+          retry = wait;
+          deniedBy = gcras[i].limit();
+        }
+      }
+      return new Decision(Outcome.DENIED, permits, quotas(current), retry, deniedBy);
+    }
+  }
 
   /** Permits taken in one round trip, spent locally until {@code expires}. */
   private record Grant(long left, long expires, List<Quota> quotas) {}
 
-  /** A key's batch on this instance: at most one round trip takes a new one at a time. */
+  /**
+   * A key's batch on this instance: at most one round trip takes a new one at a time, and what is
+   * left of a batch that expires or is replaced goes back to Redis.
+   */
   private final class Lease {
+    private final String key;
     private final AtomicReference<@Nullable Grant> grant = new AtomicReference<>();
     private final AtomicBoolean fetching = new AtomicBoolean();
+
+    Lease(String key) {
+      this.key = key;
+    }
 
     /** Takes {@code permits} from the batch, or returns null when it lacks them or expired. */
     @Nullable Grant take(long permits, long now) {
@@ -596,7 +736,7 @@ public final class RedisRateLimiter implements RateLimiter {
         }
         if (now - current.expires >= 0) {
           if (grant.compareAndSet(current, null)) {
-            unspent.add(current.left);
+            var unused = giveBack(current.left);
           }
           return null;
         }
@@ -618,19 +758,50 @@ public final class RedisRateLimiter implements RateLimiter {
       fetching.set(false);
     }
 
-    /** Replaces the batch: what was left of the old one is dropped, unspent. */
+    /** Replaces the batch; what was left of the old one goes back to Redis. */
     void refill(long left, long expires, List<Quota> quotas) {
+      Cache<String, Lease> held = leases;
+      if (closed || held == null || held.asMap().get(key) != this) {
+        // Evicted while its round trip ran, or the limiter is closing: nobody can spend it.
+        var unused = giveBack(left);
+        return;
+      }
       Grant old = grant.getAndSet(left == 0 ? null : new Grant(left, expires, quotas));
       if (old != null) {
-        unspent.add(old.left);
+        var unused = giveBack(old.left);
       }
     }
 
-    void drop() {
+    CompletableFuture<?> giveBackAll() {
       Grant old = grant.getAndSet(null);
-      if (old != null) {
-        unspent.add(old.left);
+      return old == null ? CompletableFuture.completedFuture(null) : giveBack(old.left);
+    }
+
+    /** Gives {@code permits} back to every limit of the key, exactly as if never taken. */
+    CompletableFuture<?> giveBack(long permits) {
+      if (permits <= 0) {
+        return CompletableFuture.completedFuture(null);
       }
+      String[] args = new String[1 + gcras.length];
+      args[0] = Long.toString(permits);
+      for (int i = 0; i < gcras.length; i++) {
+        args[1 + i] = Long.toString(gcras[i].w());
+      }
+      CompletableFuture<List<Object>> reply;
+      try {
+        reply = RedisScript.GIVE_BACK.run(link.commands(), keysOf(key), args).reply;
+      } catch (RuntimeException e) {
+        lost.add(permits);
+        return CompletableFuture.completedFuture(null);
+      }
+      return reply.whenComplete(
+          (value, e) -> {
+            if (e == null) {
+              returned.add(permits);
+            } else {
+              lost.add(permits);
+            }
+          });
     }
   }
 }

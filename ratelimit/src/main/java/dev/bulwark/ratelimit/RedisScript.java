@@ -1,5 +1,6 @@
 package dev.bulwark.ratelimit;
 
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -12,8 +13,10 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A Lua script run by its digest ({@code EVALSHA}), sent whole ({@code EVAL}) when the server
@@ -22,6 +25,7 @@ import java.util.concurrent.CompletionException;
  */
 final class RedisScript {
   static final RedisScript ACQUIRE = load("acquire.lua");
+  static final RedisScript GIVE_BACK = load("give-back.lua");
 
   private final String source;
   private final String sha;
@@ -52,25 +56,59 @@ final class RedisScript {
     return sha;
   }
 
-  String source() {
-    return source;
+  /**
+   * Runs the script. The call can be given up: {@link Call#cancel()} cancels its commands, so that
+   * a command still queued in Lettuce (while it reconnects) is never sent, and a decision that gave
+   * up takes no permit later.
+   */
+  Call run(RedisClusterAsyncCommands<String, String> commands, String[] keys, String... args) {
+    return new Call(commands, keys, args);
   }
 
-  CompletableFuture<List<Object>> run(
-      RedisClusterAsyncCommands<String, String> commands, String[] keys, String... args) {
-    return commands
-        .<List<Object>>evalsha(sha, ScriptOutputType.MULTI, keys, args)
-        .handle(
-            (value, e) -> {
-              Throwable cause = e instanceof CompletionException ? e.getCause() : e;
-              if (cause instanceof RedisNoScriptException) {
-                return commands.<List<Object>>eval(source, ScriptOutputType.MULTI, keys, args);
-              }
-              return e == null
-                  ? CompletableFuture.completedFuture(value)
-                  : CompletableFuture.<List<Object>>failedFuture(cause == null ? e : cause);
-            })
-        .thenCompose(stage -> stage)
-        .toCompletableFuture();
+  /** One run of the script: its reply, and the commands it sent. */
+  final class Call {
+    final CompletableFuture<List<Object>> reply;
+    private final RedisFuture<List<Object>> first;
+    private volatile @Nullable RedisFuture<List<Object>> second;
+    private volatile boolean cancelled;
+
+    Call(RedisClusterAsyncCommands<String, String> commands, String[] keys, String[] args) {
+      this.first = commands.evalsha(sha, ScriptOutputType.MULTI, keys, args);
+      this.reply =
+          first
+              .handle(
+                  (value, e) -> {
+                    Throwable cause = e instanceof CompletionException ? e.getCause() : e;
+                    if (cause instanceof RedisNoScriptException) {
+                      if (cancelled) {
+                        return CompletableFuture.<List<Object>>failedFuture(
+                            new CancellationException("the decision gave up"));
+                      }
+                      RedisFuture<List<Object>> again =
+                          commands.eval(source, ScriptOutputType.MULTI, keys, args);
+                      second = again;
+                      if (cancelled) {
+                        again.cancel(false);
+                      }
+                      return again;
+                    }
+                    return e == null
+                        ? CompletableFuture.completedFuture(value)
+                        : CompletableFuture.<List<Object>>failedFuture(cause == null ? e : cause);
+                  })
+              .thenCompose(stage -> stage)
+              .toCompletableFuture();
+    }
+
+    /** Gives the call up: its commands are cancelled, so that Lettuce sends none still queued. */
+    void cancel() {
+      cancelled = true;
+      first.cancel(false);
+      RedisFuture<List<Object>> again = second;
+      if (again != null) {
+        again.cancel(false);
+      }
+      reply.cancel(false);
+    }
   }
 }

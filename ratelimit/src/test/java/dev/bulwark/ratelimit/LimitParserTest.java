@@ -45,7 +45,9 @@ class LimitParserTest {
         Arguments.of("3/1500 milliseconds", Limit.of(3, Duration.ofMillis(1500))),
         Arguments.of("1/1 MilliSeconds", Limit.of(1, Duration.ofMillis(1))),
         Arguments.of("007/0002 seconds", Limit.of(7, Duration.ofSeconds(2))),
-        Arguments.of("1000000000000/second", Limit.perSecond(Limit.MAX_PERMITS)),
+        Arguments.of("1000000000/second", Limit.perSecond(1_000_000_000)),
+        Arguments.of(
+            "1000000000000/1000 seconds", Limit.of(Limit.MAX_PERMITS, Duration.ofSeconds(1000))),
         Arguments.of("10/second burst 20", Limit.perSecond(10).withBurst(20)),
         Arguments.of("10/second BURST 1", Limit.perSecond(10).withBurst(1)),
         Arguments.of("10/second burst20", Limit.perSecond(10).withBurst(20)),
@@ -149,6 +151,9 @@ class LimitParserTest {
     for (long permits : counts) {
       for (long millis : periods) {
         for (long burst : counts) {
+          if (permits > millis * 1_000_000) {
+            continue; // faster than one permit per nanosecond: refused by Limit
+          }
           Limit limit = new Limit(permits, Duration.ofMillis(millis), burst);
           assertThat(Limit.parse(limit.toString())).as(limit.toString()).containsExactly(limit);
         }
@@ -168,7 +173,8 @@ class LimitParserTest {
             ? random.nextLong(1, MAX_PERIOD_MS + 1)
             : unit * random.nextLong(1, Math.min(100, MAX_PERIOD_MS / unit) + 1);
     long burst = random.nextBoolean() ? permits : random.nextLong(1, Limit.MAX_PERMITS + 1);
-    return new Limit(permits, Duration.ofMillis(millis), burst);
+    // At most one permit per nanosecond of the period.
+    return new Limit(Math.min(permits, millis * 1_000_000), Duration.ofMillis(millis), burst);
   }
 
   @Test

@@ -128,6 +128,14 @@ class LimiterBuilderTest {
     assertThatThrownBy(() -> Limit.perSecond(1).withBurst(0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("burst must be between 1 and 1000000000000, but was 0");
+    assertThatThrownBy(() -> Limit.of(2_000_000_000L, Duration.ofSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "permits must be at most one per nanosecond of the period, 1000000000 for 1000 ms, but"
+                + " was 2000000000");
+    assertThatThrownBy(() -> Limit.parse("10/second;2000000000/second"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("permits must be at most one per nanosecond of the period");
     assertThat(Limit.perMinute(100)).hasToString("100/minute");
     assertThat(Limit.of(5, Duration.ofMinutes(2))).hasToString("5/2 minutes");
     assertThat(Limit.perSecond(10).withBurst(20)).hasToString("10/second burst 20");
