@@ -23,8 +23,8 @@ import java.util.StringJoiner;
  * that the rate advertised is never above the real one. In {@code RateLimit}, {@code r} is the
  * permits left to the key after this request ({@link Quota#remaining()}) and {@code t} the seconds,
  * rounded up, until the limit is whole again ({@link Quota#reset()}); when the request was refused,
- * {@code t} is at most the {@code Retry-After} seconds, when a request is admitted again. Integers are capped at RFC 8941's largest,
- * 999,999,999,999,999. Immutable.
+ * {@code t} is at most the {@code Retry-After} seconds, when a request is admitted again. Integers
+ * are capped at RFC 8941's largest, 999,999,999,999,999. Immutable.
  */
 final class RateLimitHeaders {
   static final String POLICY_FIELD = "RateLimit-Policy";

@@ -33,9 +33,9 @@ class RateLimitHeadersTest {
     assertThat(policy(Limit.of(10, Duration.ofMillis(100)))).isEqualTo(Map.of("q", 100L, "w", 1L));
     assertThat(policy(Limit.of(1, Duration.ofMillis(1500)))).isEqualTo(Map.of("q", 1L, "w", 2L));
     assertThat(policy(Limit.of(7, Duration.ofMillis(60_001)))).isEqualTo(Map.of("q", 7L, "w", 61L));
-    // 10^12 per millisecond would be 10^15 per second: capped at the largest SF Integer.
-    assertThat(policy(Limit.of(Limit.MAX_PERMITS, Duration.ofMillis(1))))
-        .isEqualTo(Map.of("q", 999_999_999_999_999L, "w", 1L));
+    // The fastest limit, one permit per nanosecond, over a period of 1 ms.
+    assertThat(policy(Limit.of(1_000_000, Duration.ofMillis(1))))
+        .isEqualTo(Map.of("q", 1_000_000_000L, "w", 1L));
     assertThat(policy(Limit.of(Limit.MAX_PERMITS, Duration.ofDays(Limit.MAX_PERIOD_DAYS))))
         .isEqualTo(Map.of("q", Limit.MAX_PERMITS, "w", 315_360_000L));
   }

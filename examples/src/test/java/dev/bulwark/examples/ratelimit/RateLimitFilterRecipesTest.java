@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.bulwark.ratelimit.ClientAddress;
 import dev.bulwark.ratelimit.KeyResolvers;
-import dev.bulwark.ratelimit.Limit;
 import dev.bulwark.ratelimit.RateLimitFilter;
 import dev.bulwark.ratelimit.RateLimiter;
 import jakarta.servlet.DispatcherType;
@@ -55,16 +54,11 @@ class RateLimitFilterRecipesTest {
   @Test
   void theAuditsLimits() throws Exception {
     // snippet:begin ratelimit-filter-limiters
-    RateLimiter perAddress =
-        RateLimiter.local().name("per-address").limits("100/minute").build();
-    RateLimiter perEndpoint =
-        RateLimiter.local().name("endpoint").limits("50/minute").build();
-    RateLimiter expensive =
-        RateLimiter.local().name("expensive").limits("10/minute").build();
-    RateLimiter uploads =
-        RateLimiter.local().name("uploads").limits("5/minute").build();
-    RateLimiter exports =
-        RateLimiter.local().name("exports").limits("20/minute").build();
+    RateLimiter perAddress = RateLimiter.local().name("per-address").limits("100/minute").build();
+    RateLimiter perEndpoint = RateLimiter.local().name("endpoint").limits("50/minute").build();
+    RateLimiter expensive = RateLimiter.local().name("expensive").limits("10/minute").build();
+    RateLimiter uploads = RateLimiter.local().name("uploads").limits("5/minute").build();
+    RateLimiter exports = RateLimiter.local().name("exports").limits("20/minute").build();
     // snippet:end
     limiters = List.of(perAddress, perEndpoint, expensive, uploads, exports);
 
