@@ -5,10 +5,17 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.bulwark.cache.BoundedCache;
 import dev.bulwark.cache.Codecs;
 import dev.bulwark.core.Secrets;
+import dev.bulwark.examples.ratelimit.QuoteServer;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
 import dev.bulwark.pool.PoolProfile;
 import dev.bulwark.pool.Pools;
+import dev.bulwark.ratelimit.ClientAddress;
+import dev.bulwark.ratelimit.FailurePolicy;
+import dev.bulwark.ratelimit.KeyResolvers;
+import dev.bulwark.ratelimit.RateLimitFilter;
+import dev.bulwark.ratelimit.RateLimiter;
+import dev.bulwark.ratelimit.RedisRateLimiter;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.TestDatabase;
 import dev.bulwark.testing.TestPostgres;
@@ -93,6 +100,7 @@ public final class Demo {
     silentRedisConnection(redis, registry);
     localCache(registry);
     twoLevelCache(redis, registry);
+    rateLimitedRoute(redis, registry);
     System.out.println("== metrics");
     System.out.println(
         "cancel hooks failed, dropped, overdue: "
@@ -285,6 +293,53 @@ public final class Demo {
     } finally {
       clientA.shutdown();
       clientB.shutdown();
+    }
+  }
+
+  /** Finding 6: a 10/minute route shared by every instance through Redis, answered with 429. */
+  private static void rateLimitedRoute(TestRedis redis, MeterRegistry registry) throws Exception {
+    System.out.println(
+        "== ratelimit: POST /quotes/calculate at 10/minute per client address, in Redis");
+    RedisClient client = Pools.redis(redis.cleanDatabaseUrl()).name("demo-ratelimit").build();
+    try (RedisRateLimiter quotes =
+        RateLimiter.redis(client)
+            .name("quotes")
+            .limits("10/minute")
+            .onRedisFailure(FailurePolicy.LOCAL_FALLBACK)
+            .meterRegistry(registry)
+            .build()) {
+      RateLimitFilter filter =
+          RateLimitFilter.builder()
+              .route("POST", "/quotes/calculate", quotes)
+              .key(KeyResolvers.clientIp(ClientAddress.direct()))
+              .build();
+      try (QuoteServer server = QuoteServer.start(filter)) {
+        HttpClient http = HttpClient.newHttpClient();
+        for (int call = 1; call <= 11; call++) {
+          HttpResponse<String> response =
+              http.send(
+                  HttpRequest.newBuilder(server.uri("/quotes/calculate"))
+                      .POST(HttpRequest.BodyPublishers.noBody())
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+          if (call == 1 || call >= 10) {
+            System.out.printf(
+                "call %2d -> HTTP %d  RateLimit: %s%n",
+                call, response.statusCode(), response.headers().firstValue("RateLimit").orElse(""));
+          }
+          if (response.statusCode() == 429) {
+            System.out.println(
+                "         RateLimit-Policy: "
+                    + response.headers().firstValue("RateLimit-Policy").orElse("")
+                    + "  Retry-After: "
+                    + response.headers().firstValue("Retry-After").orElse(""));
+            System.out.println("         " + response.body());
+          }
+        }
+      }
+      System.out.println("limiter " + quotes.snapshot());
+    } finally {
+      client.shutdown();
     }
   }
 
