@@ -258,7 +258,8 @@ public final class RedisLimiterBuilder {
    *     day, with a large burst), or the batch exceeds the smallest burst
    * @throws IllegalStateException if the limits are not set, or the registry already holds the
    *     meters of a limiter of this name
-   * @throws io.lettuce.core.RedisException if the connection cannot be opened
+   * @throws io.lettuce.core.RedisException if the connection cannot be opened; the limiter's meters
+   *     are then removed from the registry again, so the same build may be retried
    */
   public RedisRateLimiter build() {
     List<Limit> limits = settings.requireLimits();

@@ -164,8 +164,16 @@ public final class RedisRateLimiter implements RateLimiter {
     builder.describe(out);
     this.description = out.toString();
     this.script = RedisScript.ACQUIRE;
+    // The meters first, so that a registry holding this name's fails the build before a
+    // connection is opened; a connection that cannot be opened takes them away again, so that the
+    // build can be retried with the same registry.
     this.meters = new LimiterMeters(name, settings.registry);
-    this.link = builder.connector.connect();
+    try {
+      this.link = builder.connector.connect();
+    } catch (RuntimeException e) {
+      meters.close();
+      throw e;
+    }
     meters.counter(
         LimiterMeters.REDIS_ERRORS, timeouts, "Redis calls that timed out", "kind", "timeout");
     meters.counter(LimiterMeters.REDIS_ERRORS, errors, "Redis calls that failed", "kind", "error");

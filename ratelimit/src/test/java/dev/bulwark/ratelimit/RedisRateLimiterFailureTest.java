@@ -473,6 +473,40 @@ class RedisRateLimiterFailureTest {
     return false;
   }
 
+  /**
+   * A build whose connection cannot be opened throws, and leaves no meter in the registry: built
+   * again with the same registry once Redis is back, it works.
+   */
+  @Test
+  void aBuildThatCannotConnectLeavesNoMeterBehindAndCanBeRetried() throws Exception {
+    assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
+    RedisClient client = client();
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    Supplier<RedisLimiterBuilder> builder =
+        () ->
+            RateLimiter.redis(client)
+                .name(Opened.name("b-", info))
+                .limits("100/minute")
+                .meterRegistry(registry);
+
+    redis.stop();
+    assertThat(catchThrowable(() -> builder.get().build()))
+        .isInstanceOf(RedisConnectionException.class);
+    assertThat(registry.getMeters()).isEmpty();
+
+    redis.start();
+    RedisRateLimiter limiter = opened.add(builder.get().build());
+    Await.until(
+        DOWN, "an answer from Redis", () -> limiter.tryAcquire("k").outcome() == Outcome.ALLOWED);
+    assertThat(
+            registry
+                .get("bulwark.ratelimit.decisions")
+                .tag("outcome", "allowed")
+                .functionCounter()
+                .count())
+        .isEqualTo(1);
+  }
+
   /** Connections the client closed because they stayed open without answering. */
   private static double reconnects(SimpleMeterRegistry clientMeters) {
     return clientMeters
