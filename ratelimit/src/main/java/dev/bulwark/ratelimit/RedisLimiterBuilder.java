@@ -92,10 +92,11 @@ public final class RedisLimiterBuilder {
 
   /**
    * Registers the limiter's meters there: {@code bulwark.ratelimit.decisions} by {@code outcome},
-   * {@code bulwark.ratelimit.redis.errors} by {@code kind} ({@code timeout}, {@code error}), {@code
-   * bulwark.ratelimit.denied.cache.hits}, {@code bulwark.ratelimit.keys}, and with batches {@code
-   * bulwark.ratelimit.batch.permits} by {@code state} ({@code leased}, {@code unspent}), all tagged
-   * {@code name}. None by default.
+   * {@code bulwark.ratelimit.redis.errors} by {@code kind} ({@code timeout}: no answer within the
+   * command timeout, or within the client's own when that is shorter; {@code error}: any other
+   * failure), {@code bulwark.ratelimit.denied.cache.hits}, {@code bulwark.ratelimit.keys}, and with
+   * batches {@code bulwark.ratelimit.batch.permits} by {@code state} ({@code leased}, {@code
+   * unspent}), all tagged {@code name}. None by default.
    *
    * @param registry the registry
    * @return this builder

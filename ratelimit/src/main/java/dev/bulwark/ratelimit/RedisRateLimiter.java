@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
+import io.lettuce.core.RedisCommandTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -441,7 +442,8 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   private Decision failed(String key, long permits, Throwable cause) {
-    if (cause instanceof TimeoutException) {
+    // The limiter's own wait, or the client's command timeout when that is the shorter one.
+    if (cause instanceof TimeoutException || cause instanceof RedisCommandTimeoutException) {
       timeouts.increment();
     } else {
       errors.increment();

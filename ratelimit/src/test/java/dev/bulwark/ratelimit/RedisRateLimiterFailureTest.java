@@ -474,6 +474,33 @@ class RedisRateLimiterFailureTest {
   }
 
   /**
+   * The client's own command timeout may be the shorter one: its {@code
+   * RedisCommandTimeoutException} is a timeout as much as the limiter's, and counts as one.
+   */
+  @Test
+  void aCommandTheClientTimesOutCountsAsATimeout() throws Exception {
+    FaultProxy proxy = proxy();
+    String url = "redis://" + proxy.host() + ":" + proxy.port() + "/" + uri.getDatabase();
+    // Short, yet long enough for a handshake on a loaded machine: it bounds that too.
+    RedisClient client = client(Pools.redis(url).commandTimeout(Duration.ofMillis(300)));
+    Metered m =
+        instance(client, "t-", FailurePolicy.FAIL_CLOSED, b -> b.commandTimeout(LONG_TIMEOUT));
+    awaitRedis(m);
+    long failures = m.failures();
+    double timeouts = m.errors("timeout");
+    double errors = m.errors("error");
+
+    proxy.blackhole(true);
+    // Three, as the client closes the silent connection after three timeouts.
+    byPolicy(m, m.limiter().tryAcquire("k"));
+    byPolicy(m, timedAsync(() -> m.limiter().tryAcquireAsync("k")));
+    byPolicy(m, m.limiter().tryAcquire("k"));
+    assertThat(m.errors("timeout")).isEqualTo(timeouts + 3);
+    assertThat(m.errors("error")).isEqualTo(errors);
+    assertThat(m.failures()).isEqualTo(failures + 3);
+  }
+
+  /**
    * A build whose connection cannot be opened throws, and leaves no meter in the registry: built
    * again with the same registry once Redis is back, it works.
    */
