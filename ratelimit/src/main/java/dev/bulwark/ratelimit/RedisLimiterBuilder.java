@@ -134,7 +134,8 @@ public final class RedisLimiterBuilder {
   }
 
   /**
-   * The first part of every Redis key: {@code <prefix>:rl:<name>:{<key>}:<limit>}.
+   * The first part of every Redis key: {@code <prefix>:rl:<name>:{<key>}:<limit>} ({@code
+   * <prefix>:rl:<name>:{<digest>}:<key>:<limit>} for a key holding {@code '}'}).
    *
    * @param prefix 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}; default {@code
    *     "bulwark"}

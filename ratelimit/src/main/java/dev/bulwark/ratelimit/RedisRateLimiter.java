@@ -5,8 +5,12 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import io.lettuce.core.RedisCommandTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
@@ -38,7 +42,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Keys.</b> {@code <prefix>:rl:<name>:{<key>}:<permits>/<period ms>ms/<burst>}, one per
  * limit, in one hash slot (the braces), each expiring when its bucket is full again: an idle key
- * costs nothing.
+ * costs nothing. A key holding {@code '}'} would end the hash tag early, or leave it empty and the
+ * limits in different slots: its tag is then 16 hex digits of its SHA-256, followed by the key
+ * itself, {@code <prefix>:rl:<name>:{<digest>}:<key>:<limit>}.
  *
  * <p><b>Failures.</b> A decision waits at most the command timeout. When Redis fails or is slower,
  * the {@link FailurePolicy} decides, and the failure is counted in {@code
@@ -100,7 +106,7 @@ public final class RedisRateLimiter implements RateLimiter {
       Gcra gcra = Gcra.of(limit);
       gcras[i] = gcra;
       keySuffixes[i] =
-          "}:" + limit.permits() + "/" + limit.period().toMillis() + "ms/" + limit.burst();
+          ":" + limit.permits() + "/" + limit.period().toMillis() + "ms/" + limit.burst();
       limitArgs[4 * i] = Long.toString(gcra.w());
       limitArgs[4 * i + 1] = Long.toString(gcra.m());
       limitArgs[4 * i + 2] = Long.toString(gcra.cap());
@@ -364,9 +370,10 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   private CompletableFuture<List<Object>> call(String key, long want, long need) {
+    String tagged = tagged(key);
     String[] keys = new String[keySuffixes.length];
     for (int i = 0; i < keys.length; i++) {
-      keys[i] = keyPrefix + key + keySuffixes[i];
+      keys[i] = tagged + keySuffixes[i];
     }
     String[] args = new String[3 + limitArgs.length];
     args[0] = Long.toString(want);
@@ -523,11 +530,30 @@ public final class RedisRateLimiter implements RateLimiter {
 
   /** The Redis keys of {@code key}, one per limit, for tests and operators. */
   List<String> redisKeys(String key) {
+    String tagged = tagged(key);
     List<String> keys = new ArrayList<>();
     for (String suffix : keySuffixes) {
-      keys.add(keyPrefix + key + suffix);
+      keys.add(tagged + suffix);
     }
     return keys;
+  }
+
+  /**
+   * The Redis keys' common start, up to the limit: {@code <prefix>:rl:<name>:{<key>}}, or for a key
+   * holding {@code '}'}, which would end the hash tag inside the key (or, first, leave it empty),
+   * {@code <prefix>:rl:<name>:{<digest>}:<key>}.
+   */
+  private String tagged(String key) {
+    if (key.indexOf('}') < 0) {
+      return keyPrefix + key + "}";
+    }
+    try {
+      byte[] sha =
+          MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+      return keyPrefix + HexFormat.of().formatHex(sha, 0, 8) + "}:" + key;
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
   }
 
   long unspent() {

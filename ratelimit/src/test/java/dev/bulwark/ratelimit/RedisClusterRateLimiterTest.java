@@ -71,6 +71,30 @@ class RedisClusterRateLimiterTest {
 
   private static final long T0 = 1_800_000_000_000_000L;
 
+  /** Keys with hash-tag characters, and other odd ones. */
+  private static final List<String> ODD_KEYS =
+      List.of(
+          "}",
+          "}}",
+          "}x",
+          "}{",
+          "}:10/1000ms/10",
+          "x}",
+          "a}b",
+          "{",
+          "{}",
+          "{x}",
+          "a{b}c",
+          "a{b",
+          ":",
+          " ",
+          "\n",
+          "\u0000",
+          "ключ",
+          "\uD83D\uDD11",
+          "k".repeat(RateLimiter.MAX_KEY_LENGTH),
+          "}" + "k".repeat(RateLimiter.MAX_KEY_LENGTH - 1));
+
   private final Opened opened = new Opened();
   private final AtomicLong micros = new AtomicLong(T0);
   private TestRedisCluster cluster;
@@ -151,10 +175,11 @@ class RedisClusterRateLimiterTest {
   @Test
   void everyLimitOfAKeyLivesInOneSlotWhateverTheKey() {
     RedisRateLimiter limiter = limiter(client(builder()), "10/second;100/minute;1000/hour", b -> b);
-    List<String> keys = new ArrayList<>();
+    List<String> keys = new ArrayList<>(ODD_KEYS);
     for (int i = 0; i < 500; i++) {
       keys.add("key-" + i);
       keys.add("user:" + i + "}");
+      keys.add("}user:" + i);
     }
     Set<Integer> slots = new TreeSet<>();
     for (String key : keys) {
@@ -171,6 +196,27 @@ class RedisClusterRateLimiterTest {
       slots.add(slot);
     }
     assertThat(slots).hasSizeGreaterThan(keys.size() * 9 / 10);
+  }
+
+  @Test
+  void oddKeysAreDecidedByTheCluster() {
+    RedisRateLimiter limiter =
+        limiter(
+            client(builder()),
+            "2/minute;100/hour",
+            b ->
+                b.onRedisFailure(FailurePolicy.FAIL_CLOSED)
+                    .commandTimeout(LONG_TIMEOUT)
+                    .serverMicros(micros::get)
+                    .deniedCacheSize(0));
+    for (String key : ODD_KEYS) {
+      assertThat(limiter.tryAcquire(key).outcome()).as(key).isEqualTo(Outcome.ALLOWED);
+      assertThat(limiter.tryAcquire(key).outcome()).as(key).isEqualTo(Outcome.ALLOWED);
+      Decision denied = limiter.tryAcquire(key);
+      assertThat(denied.outcome()).as(key).isEqualTo(Outcome.DENIED);
+      assertThat(denied.deniedBy()).isEqualTo(Limit.perMinute(2));
+    }
+    assertThat(limiter.snapshot().redisErrors()).isZero();
   }
 
   @Test
