@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
+import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.RedisCommandTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -48,9 +49,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Failures.</b> A decision waits at most the command timeout. When Redis fails or is slower,
  * the {@link FailurePolicy} decides, and the failure is counted in {@code
- * bulwark.ratelimit.redis.errors}; the first failure after a success is logged at WARN, the
- * recovery at INFO. A script the server has forgotten (after a restart or {@code SCRIPT FLUSH}) is
- * sent again by {@code EVAL}, once.
+ * bulwark.ratelimit.redis.errors}. The first failure is logged at WARN, and the recovery at INFO
+ * once Redis has answered 10 s after the last failure: failures that keep coming back while other
+ * calls are answered, as a cluster's shard that is down while the others serve, are one outage,
+ * logged once, not once per decision. A script the server has forgotten (after a restart or {@code
+ * SCRIPT FLUSH}) is sent again by {@code EVAL}, once.
  *
  * <p><b>Denied keys</b> are remembered until their retry-after, and answered without Redis.
  *
@@ -60,6 +63,9 @@ import org.slf4j.LoggerFactory;
 public final class RedisRateLimiter implements RateLimiter {
   private static final Logger log = LoggerFactory.getLogger(RedisRateLimiter.class);
   private static final Duration CLOSED_RETRY = Duration.ofSeconds(1);
+
+  /** How long after its last failure an answer from Redis ends an outage, for the log. */
+  static final Duration QUIET = Duration.ofSeconds(10);
 
   private final String name;
   private final List<Limit> limits;
@@ -90,6 +96,10 @@ public final class RedisRateLimiter implements RateLimiter {
   private final LongAdder leased = new LongAdder();
   private final LongAdder unspent = new LongAdder();
   private final AtomicBoolean failing = new AtomicBoolean();
+
+  /** The last failure, on {@link #clock}; read once {@link #failing} is set. */
+  private volatile long lastFailure;
+
   private final AtomicBoolean closing = new AtomicBoolean();
   private final String description;
   private volatile boolean closed;
@@ -392,8 +402,13 @@ public final class RedisRateLimiter implements RateLimiter {
     } catch (RuntimeException e) {
       return failed(key, permits, e);
     }
-    if (failing.compareAndSet(true, false)) {
-      log.info("rate limiter {}: Redis answers again", name);
+    if (failing.get()
+        && clock.getAsLong() - lastFailure >= QUIET.toNanos()
+        && failing.compareAndSet(true, false)) {
+      log.info(
+          "rate limiter {}: Redis answers again, {} after the last failure",
+          name,
+          Checks.seconds(QUIET));
     }
     long granted = reply[0];
     List<Quota> quotas = new ArrayList<>(gcras.length);
@@ -455,7 +470,8 @@ public final class RedisRateLimiter implements RateLimiter {
     } else {
       errors.increment();
     }
-    if (failing.compareAndSet(false, true)) {
+    lastFailure = clock.getAsLong();
+    if (!failing.get() && failing.compareAndSet(false, true)) {
       log.warn(
           "rate limiter {}: Redis failed ({}); deciding by {} until it answers",
           name,

@@ -534,6 +534,59 @@ class RedisRateLimiterFailureTest {
         .isEqualTo(1);
   }
 
+  /**
+   * An outage is logged once, at WARN: a failure that comes back before Redis has answered for 10 s
+   * (on the limiter's clock) belongs to it; one after that starts a new outage, logged again.
+   */
+  @Test
+  void anOutageIsLoggedOnceUntilRedisHasAnsweredForTenSeconds() throws Exception {
+    assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
+    Metered m =
+        instance(
+            client(),
+            "w-",
+            FailurePolicy.FAIL_CLOSED,
+            b -> b.commandTimeout(LONG_TIMEOUT).nanoTime(nanos::get));
+    awaitRedis(m);
+    nanos.addAndGet(Duration.ofSeconds(11).toNanos());
+    awaitRedis(m); // past any failure of the first calls
+    String warning = "rate limiter " + m.limiter().name() + ": Redis failed (";
+    try (Logged logged = new Logged()) {
+      outage(m);
+      assertThat(count(logged.text(), warning)).isOne();
+      nanos.addAndGet(Duration.ofSeconds(10).minusNanos(1).toNanos());
+      awaitRedis(m);
+      outage(m); // Redis answered for less than 10 s: the same outage
+      assertThat(count(logged.text(), warning)).isOne();
+      awaitRedis(m);
+      nanos.addAndGet(Duration.ofSeconds(10).toNanos());
+      awaitRedis(m); // answered 10 s after the last failure: the outage is over
+      outage(m);
+      assertThat(count(logged.text(), warning)).isEqualTo(2);
+    }
+  }
+
+  private static int count(String text, String part) {
+    int count = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + part.length())) {
+      count++;
+    }
+    return count;
+  }
+
+  /** Stops Redis until a decision fails, and starts it again. */
+  private void outage(Metered m) throws Exception {
+    redis.stop();
+    try {
+      Await.until(
+          DOWN,
+          "a decision by the policy",
+          () -> m.limiter().tryAcquire("k").outcome() == Outcome.FAILED_CLOSED);
+    } finally {
+      redis.start();
+    }
+  }
+
   /** Connections the client closed because they stayed open without answering. */
   private static double reconnects(SimpleMeterRegistry clientMeters) {
     return clientMeters
