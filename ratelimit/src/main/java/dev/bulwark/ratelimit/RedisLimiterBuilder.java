@@ -92,10 +92,11 @@ public final class RedisLimiterBuilder {
 
   /**
    * Registers the limiter's meters there: {@code bulwark.ratelimit.decisions} by {@code outcome},
-   * {@code bulwark.ratelimit.redis.errors} by {@code kind} ({@code timeout}, {@code error}), {@code
-   * bulwark.ratelimit.denied.cache.hits}, {@code bulwark.ratelimit.keys}, and with batches {@code
-   * bulwark.ratelimit.batch.permits} by {@code state} ({@code leased}, {@code unspent}), all tagged
-   * {@code name}. None by default.
+   * {@code bulwark.ratelimit.redis.errors} by {@code kind} ({@code timeout}: no answer within the
+   * command timeout, or within the client's own when that is shorter; {@code error}: any other
+   * failure), {@code bulwark.ratelimit.denied.cache.hits}, {@code bulwark.ratelimit.keys}, and with
+   * batches {@code bulwark.ratelimit.batch.permits} by {@code state} ({@code leased}, {@code
+   * returned}, {@code lost}), all tagged {@code name}. None by default.
    *
    * @param registry the registry
    * @return this builder
@@ -133,7 +134,8 @@ public final class RedisLimiterBuilder {
   }
 
   /**
-   * The first part of every Redis key: {@code <prefix>:rl:<name>:{<key>}:<limit>}.
+   * The first part of every Redis key: {@code <prefix>:rl:<name>:{<key>}:<limit>} (with the key's
+   * SHA-256 digest in the braces for a key holding a brace).
    *
    * @param prefix 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}; default {@code
    *     "bulwark"}
@@ -258,7 +260,8 @@ public final class RedisLimiterBuilder {
    *     day, with a large burst), or the batch exceeds the smallest burst
    * @throws IllegalStateException if the limits are not set, or the registry already holds the
    *     meters of a limiter of this name
-   * @throws io.lettuce.core.RedisException if the connection cannot be opened
+   * @throws io.lettuce.core.RedisException if the connection cannot be opened; no meter is then
+   *     left in the registry, so the same build may be retried
    */
   public RedisRateLimiter build() {
     List<Limit> limits = settings.requireLimits();

@@ -22,7 +22,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -48,12 +47,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Failures.</b> A decision waits at most the command timeout. When Redis fails or is slower,
  * the {@link FailurePolicy} decides, and the failure is counted in {@code
- * bulwark.ratelimit.redis.errors}; failures are logged at WARN at most once per 10 seconds, with
- * their count, and the recovery at INFO. A decision that gives up cancels its command, so that a
- * client which queues commands while it reconnects does not send it later: a decision answered by
- * the policy takes no permit afterwards (a command already sent cannot be recalled). A script the
- * server has forgotten (after a restart or {@code SCRIPT FLUSH}) is sent again by {@code EVAL},
- * once.
+ * bulwark.ratelimit.redis.errors}. The first failure is logged at WARN, and the recovery at INFO
+ * once Redis has answered 10 s after the last failure: failures that keep coming back while other
+ * calls are answered, as a cluster's shard that is down while the others serve, are one outage,
+ * logged once. A decision that gives up cancels its command, so that a client which queues commands
+ * while it reconnects does not send it later: a decision answered by the policy takes no permit
+ * afterwards (a command already sent cannot be recalled). A script the server has forgotten (after
+ * a restart or {@code SCRIPT FLUSH}) is sent again by {@code EVAL}, once.
  *
  * <p><b>Denied keys</b> are remembered until one permit refills, and answered without Redis.
  *
@@ -63,7 +63,9 @@ import org.slf4j.LoggerFactory;
 public final class RedisRateLimiter implements RateLimiter {
   private static final Logger log = LoggerFactory.getLogger(RedisRateLimiter.class);
   private static final Duration CLOSED_RETRY = Duration.ofSeconds(1);
-  private static final long LOG_INTERVAL_NANOS = Duration.ofSeconds(10).toNanos();
+
+  /** How long after its last failure an answer from Redis ends an outage, for the log. */
+  static final Duration QUIET = Duration.ofSeconds(10);
 
   private final String name;
   private final List<Limit> limits;
@@ -93,8 +95,13 @@ public final class RedisRateLimiter implements RateLimiter {
   private final LongAdder returned = new LongAdder();
   private final LongAdder lost = new LongAdder();
   private final AtomicBoolean failing = new AtomicBoolean();
-  private final AtomicLong nextWarning = new AtomicLong();
-  private final LongAdder unlogged = new LongAdder();
+
+  /** The last failure, on {@link #clock}; read once {@link #failing} is set. */
+  private volatile long lastFailure;
+
+  /** The failures of the outage being logged. */
+  private final LongAdder outageFailures = new LongAdder();
+
   private final AtomicBoolean closing = new AtomicBoolean();
   private final String description;
   private volatile boolean closed;
@@ -499,7 +506,6 @@ public final class RedisRateLimiter implements RateLimiter {
     } else {
       errors.increment();
     }
-    failing.set(true);
     warn(cause);
     switch (policy) {
       case FAIL_OPEN:
@@ -544,29 +550,34 @@ public final class RedisRateLimiter implements RateLimiter {
         deniedBy == null ? null : limits.get(shares.indexOf(deniedBy)));
   }
 
-  /** Logs a failure at WARN, at most once per interval, with the count of those not logged. */
+  /**
+   * Logs the first failure of an outage at WARN; the others at DEBUG. Failures that keep coming
+   * while other calls are answered (a cluster's shard down while the others serve) are one outage.
+   */
   private void warn(Throwable cause) {
-    long now = clock.getAsLong();
-    long next = nextWarning.get();
-    if (now - next >= 0 && nextWarning.compareAndSet(next, now + LOG_INTERVAL_NANOS)) {
-      long more = unlogged.sumThenReset();
+    lastFailure = clock.getAsLong();
+    outageFailures.increment();
+    if (!failing.get() && failing.compareAndSet(false, true)) {
       log.warn(
-          "rate limiter {}: Redis failed ({}){}; deciding by {} until it answers",
+          "rate limiter {}: Redis failed ({}); deciding by {} until it answers",
           name,
           describe(cause),
-          more == 0 ? "" : Checks.format(", and %d more times since the last warning", more),
           policy);
-    } else {
-      unlogged.increment();
-      if (log.isDebugEnabled()) {
-        log.debug("rate limiter {}: Redis failed: {}", name, describe(cause));
-      }
+    } else if (log.isDebugEnabled()) {
+      log.debug("rate limiter {}: Redis failed: {}", name, describe(cause));
     }
   }
 
+  /** Ends an outage, in the log, once Redis answers {@link #QUIET} after its last failure. */
   private void recovered() {
-    if (failing.get() && failing.compareAndSet(true, false)) {
-      log.info("rate limiter {}: Redis answers again", name);
+    if (failing.get()
+        && clock.getAsLong() - lastFailure >= QUIET.toNanos()
+        && failing.compareAndSet(true, false)) {
+      log.info(
+          "rate limiter {}: Redis answers again, {} after the last failure; {} decisions failed",
+          name,
+          Checks.seconds(QUIET),
+          outageFailures.sumThenReset());
     }
   }
 
