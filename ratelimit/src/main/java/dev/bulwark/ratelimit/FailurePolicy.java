@@ -2,7 +2,9 @@ package dev.bulwark.ratelimit;
 
 /**
  * What a Redis rate limiter answers when Redis fails or does not answer within the command timeout.
- * Every such decision is counted in {@code bulwark.ratelimit.fallbacks}, tagged {@code policy}.
+ * Every such decision is counted in {@code bulwark.ratelimit.decisions} under its outcome ({@code
+ * failed_open}, {@code failed_closed}, {@code fallback_allowed}, {@code fallback_denied}), and the
+ * failure itself in {@code bulwark.ratelimit.redis.errors}.
  *
  * <p>Choose by what an extra request costs against what a refused one costs: a login or a password
  * reset fails closed (an outage must not open the door to guessing), a read-mostly API falls back

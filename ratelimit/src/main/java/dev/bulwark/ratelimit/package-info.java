@@ -6,8 +6,10 @@
  *
  * <p>Entry points: {@link dev.bulwark.ratelimit.RateLimiter} ({@link
  * dev.bulwark.ratelimit.RateLimiter#local()} and {@code RateLimiter.redis(RedisClient)}), {@link
- * dev.bulwark.ratelimit.Limit} and {@link dev.bulwark.ratelimit.Decision}; {@link
- * dev.bulwark.ratelimit.RateLimiterSnapshot} is what a health check reads.
+ * dev.bulwark.ratelimit.Limit} and {@link dev.bulwark.ratelimit.Decision}; for HTTP, {@link
+ * dev.bulwark.ratelimit.RateLimitFilter}, {@link dev.bulwark.ratelimit.KeyResolvers} and {@link
+ * dev.bulwark.ratelimit.ClientAddress}; {@link dev.bulwark.ratelimit.RateLimiterSnapshot} is what a
+ * health check reads.
  */
 @NullMarked
 package dev.bulwark.ratelimit;
