@@ -5,7 +5,8 @@
  * headers.
  *
  * <p>Entry points: {@link dev.bulwark.ratelimit.RateLimiter} ({@link
- * dev.bulwark.ratelimit.RateLimiter#local()} and {@code RateLimiter.redis(RedisClient)}), {@link
+ * dev.bulwark.ratelimit.RateLimiter#local()} and {@link
+ * dev.bulwark.ratelimit.RateLimiter#redis(io.lettuce.core.RedisClient)}), {@link
  * dev.bulwark.ratelimit.Limit} and {@link dev.bulwark.ratelimit.Decision}; for HTTP, {@link
  * dev.bulwark.ratelimit.RateLimitFilter}, {@link dev.bulwark.ratelimit.KeyResolvers} and {@link
  * dev.bulwark.ratelimit.ClientAddress}; {@link dev.bulwark.ratelimit.RateLimiterSnapshot} is what a
