@@ -216,14 +216,14 @@ public final class RedisLimiterBuilder {
   }
 
   /**
-   * Batch mode, for a key hotter than one Redis shard can decide (about 80,000 script calls per
-   * second): a decision that finds no batch for its key takes up to {@code permits} permits in its
-   * round trip, and the next decisions of the key on this instance spend them without Redis, until
-   * they run out or {@code maxHold} passes. The limits are never exceeded, since every permit
-   * admitted was taken from Redis; what it costs is that permits held by one instance are not
-   * available to the others: at any moment at most {@code instances * permits} permits of a key are
-   * held unspent, each for at most {@code maxHold}, after which it is dropped and counted in {@code
-   * bulwark.ratelimit.batch.permits{state=unspent}}. Off by default.
+   * Batch mode, for a key hotter than one Redis shard can decide (some tens of thousands of script
+   * calls per second): a decision that finds no batch for its key takes up to {@code permits}
+   * permits in its round trip, and the next decisions of the key on this instance spend them
+   * without Redis, until they run out or {@code maxHold} passes. The limits are never exceeded,
+   * since every permit admitted was taken from Redis; what it costs is that permits held by one
+   * instance are not available to the others: at any moment at most {@code instances * permits}
+   * permits of a key are held unspent, each for at most {@code maxHold}, after which it is dropped
+   * and counted in {@code bulwark.ratelimit.batch.permits{state=unspent}}. Off by default.
    *
    * @param permits 2 to the smallest burst of the limits
    * @param maxHold how long a batch may be spent from, 1 ms to 1 min
