@@ -75,6 +75,10 @@ public final class RedisRateLimiter implements RateLimiter {
   private final String keyPrefix;
   private final String[] keySuffixes;
   private final String[] limitArgs;
+
+  /** The script's arguments for one permit on the server's clock, the usual call; never written. */
+  private final String[] onePermit;
+
   private final long timeoutNanos;
   private final FailurePolicy policy;
   private final @Nullable LocalRateLimiter fallback;
@@ -124,6 +128,11 @@ public final class RedisRateLimiter implements RateLimiter {
       limitArgs[4 * i + 2] = Long.toString(gcra.cap());
       limitArgs[4 * i + 3] = Long.toString(gcra.full());
     }
+    this.onePermit = new String[3 + limitArgs.length];
+    onePermit[0] = "1";
+    onePermit[1] = "1";
+    onePermit[2] = "";
+    System.arraycopy(limitArgs, 0, onePermit, 3, limitArgs.length);
     this.smallestBurst = LimiterSettings.smallestBurst(limits);
     this.shadow = settings.shadow;
     this.keyPrefix = builder.prefix + ":rl:" + name + ":{";
@@ -423,10 +432,13 @@ public final class RedisRateLimiter implements RateLimiter {
   }
 
   private RedisScript.Call acquire(String key, long want, long need) {
+    LongSupplier time = serverMicros;
+    if (want == 1 && need == 1 && time == null) {
+      return RedisScript.ACQUIRE.run(link.commands(), keysOf(key), onePermit);
+    }
     String[] args = new String[3 + limitArgs.length];
     args[0] = Long.toString(want);
     args[1] = Long.toString(need);
-    LongSupplier time = serverMicros;
     args[2] = time == null ? "" : Long.toString(time.getAsLong());
     System.arraycopy(limitArgs, 0, args, 3, limitArgs.length);
     return RedisScript.ACQUIRE.run(link.commands(), keysOf(key), args);

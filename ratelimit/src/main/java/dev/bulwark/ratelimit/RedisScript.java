@@ -73,31 +73,37 @@ final class RedisScript {
     private volatile boolean cancelled;
 
     Call(RedisClusterAsyncCommands<String, String> commands, String[] keys, String[] args) {
+      this.reply = new CompletableFuture<>();
       this.first = commands.evalsha(sha, ScriptOutputType.MULTI, keys, args);
-      this.reply =
-          first
-              .handle(
-                  (value, e) -> {
-                    Throwable cause = e instanceof CompletionException ? e.getCause() : e;
-                    if (cause instanceof RedisNoScriptException) {
-                      if (cancelled) {
-                        return CompletableFuture.<List<Object>>failedFuture(
-                            new CancellationException("the decision gave up"));
-                      }
-                      RedisFuture<List<Object>> again =
-                          commands.eval(source, ScriptOutputType.MULTI, keys, args);
-                      second = again;
-                      if (cancelled) {
-                        again.cancel(false);
-                      }
-                      return again;
+      // One completion stage on the usual path: the reply is completed by the EVALSHA itself.
+      first.whenComplete(
+          (value, e) -> {
+            if (e == null) {
+              reply.complete(value);
+              return;
+            }
+            Throwable cause = e instanceof CompletionException ? e.getCause() : e;
+            if (!(cause instanceof RedisNoScriptException)) {
+              reply.completeExceptionally(cause == null ? e : cause);
+            } else if (cancelled) {
+              reply.completeExceptionally(new CancellationException("the decision gave up"));
+            } else {
+              RedisFuture<List<Object>> again =
+                  commands.eval(source, ScriptOutputType.MULTI, keys, args);
+              second = again;
+              if (cancelled) {
+                again.cancel(false);
+              }
+              again.whenComplete(
+                  (retried, failure) -> {
+                    if (failure == null) {
+                      reply.complete(retried);
+                    } else {
+                      reply.completeExceptionally(failure);
                     }
-                    return e == null
-                        ? CompletableFuture.completedFuture(value)
-                        : CompletableFuture.<List<Object>>failedFuture(cause == null ? e : cause);
-                  })
-              .thenCompose(stage -> stage)
-              .toCompletableFuture();
+                  });
+            }
+          });
     }
 
     /** Gives the call up: its commands are cancelled, so that Lettuce sends none still queued. */
