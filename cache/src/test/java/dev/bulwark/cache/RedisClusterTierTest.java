@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.RedisClusterExtension;
 import dev.bulwark.testing.TestRedisCluster;
 import io.lettuce.core.RedisURI;
@@ -68,7 +69,7 @@ class RedisClusterTierTest {
           "k".repeat(1_000),
           "{" + "k".repeat(1_000) + "}");
 
-  private final Closing closing = new Closing();
+  private final Closer closing = new Closer();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private TestRedisCluster cluster;
@@ -77,7 +78,7 @@ class RedisClusterTierTest {
   @BeforeEach
   void setUp(TestRedisCluster cluster, TestInfo info) {
     this.cluster = cluster;
-    this.name = Closing.cacheName("c-", info);
+    this.name = Closer.name("c-", info);
     cluster.flushAll();
   }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.bulwark.cache.RedisTier.Clear;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.RedisSentinelExtension;
 import dev.bulwark.testing.TestRedisSentinel;
 import io.lettuce.core.RedisClient;
@@ -45,7 +46,7 @@ class RedisSentinelTierTest {
   /** Probe keys: each read once while an instance is connected but not yet synced. */
   private static final int PROBES = 300;
 
-  private final Closing closing = new Closing();
+  private final Closer closing = new Closer();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private TestRedisSentinel sentinel;
   private String name;
@@ -53,7 +54,7 @@ class RedisSentinelTierTest {
   @BeforeEach
   void setUp(TestRedisSentinel sentinel, TestInfo info) {
     this.sentinel = sentinel;
-    this.name = Closing.cacheName("s-", info);
+    this.name = Closer.name("s-", info);
     sentinel.flushAll();
   }
 

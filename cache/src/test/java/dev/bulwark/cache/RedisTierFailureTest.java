@@ -8,6 +8,7 @@ import dev.bulwark.cache.RedisTier.Clear;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.pool.RedisClientBuilder;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.RedisExtension;
 import dev.bulwark.testing.TestRedis;
@@ -54,7 +55,7 @@ class RedisTierFailureTest {
       " reached this instance only: Redis is not connected, so the other instances keep their"
           + " copies until they expire";
 
-  private final Closing closing = new Closing();
+  private final Closer closing = new Closer();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private TestRedis redis;
@@ -65,7 +66,7 @@ class RedisTierFailureTest {
   void setUp(TestRedis redis, RedisURI uri, TestInfo info) {
     this.redis = redis;
     this.uri = uri;
-    this.name = Closing.cacheName("f-", info);
+    this.name = Closer.name("f-", info);
   }
 
   @AfterEach

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.bulwark.cache.RedisTier.Clear;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.RedisExtension;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -36,7 +37,7 @@ class RedisTierMessagesTest {
   /** Far above a command's time even on a loaded machine: no Redis command fails here. */
   private static final Duration REDIS_TIMEOUT = Duration.ofSeconds(2);
 
-  private final Closing closing = new Closing();
+  private final Closer closing = new Closer();
   private RedisURI uri;
   private String name;
   private StatefulRedisConnection<byte[], byte[]> publisher;
@@ -44,7 +45,7 @@ class RedisTierMessagesTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    this.name = Closing.cacheName("m-", info);
+    this.name = Closer.name("m-", info);
     RedisClient raw = client();
     this.publisher = raw.connect(ByteArrayCodec.INSTANCE);
     closing.add(publisher);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.RedisExtension;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -50,7 +51,7 @@ class RedisTierRaceTest {
   /** Far above a command's time even on a loaded machine: no Redis command fails here. */
   private static final Duration REDIS_TIMEOUT = Duration.ofSeconds(2);
 
-  private final Closing closing = new Closing();
+  private final Closer closing = new Closer();
   private final Map<String, Integer> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private RedisURI uri;
@@ -59,7 +60,7 @@ class RedisTierRaceTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    this.name = Closing.cacheName("r-", info);
+    this.name = Closer.name("r-", info);
     for (String key : KEYS) {
       db.put(key, 0);
     }

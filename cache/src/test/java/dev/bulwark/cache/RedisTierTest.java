@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.RedisExtension;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RedisTierTest {
   private static final Duration PROPAGATION = Duration.ofSeconds(5);
 
-  private final Closing closing = new Closing();
+  private final Closer closing = new Closer();
   private final Map<String, String> db = new ConcurrentHashMap<>();
   private final AtomicInteger loads = new AtomicInteger();
   private RedisURI uri;
@@ -34,7 +35,7 @@ class RedisTierTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    this.name = Closing.cacheName("t-", info);
+    this.name = Closer.name("t-", info);
   }
 
   @AfterEach

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.pool.RedisClusterClientBuilder;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.RedisClusterExtension;
 import dev.bulwark.testing.TestRedisCluster;
@@ -95,7 +96,7 @@ class RedisClusterRateLimiterTest {
           "k".repeat(RateLimiter.MAX_KEY_LENGTH),
           "}" + "k".repeat(RateLimiter.MAX_KEY_LENGTH - 1));
 
-  private final Opened opened = new Opened();
+  private final Closer opened = new Closer();
   private final AtomicLong micros = new AtomicLong(T0);
   private TestRedisCluster cluster;
   private String name;
@@ -106,7 +107,7 @@ class RedisClusterRateLimiterTest {
   @BeforeEach
   void setUp(TestRedisCluster cluster, TestInfo info) {
     this.cluster = cluster;
-    this.name = Opened.name("c-", info);
+    this.name = Closer.name("c-", info);
     cluster.flushAll();
   }
 

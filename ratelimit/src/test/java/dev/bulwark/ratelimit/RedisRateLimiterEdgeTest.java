@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.bulwark.pool.Pools;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.RedisClusterExtension;
 import dev.bulwark.testing.RedisExtension;
@@ -32,14 +33,14 @@ class RedisRateLimiterEdgeTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(2);
   private static final long T0 = 1_800_000_000_000_000L;
 
-  private final Opened opened = new Opened();
+  private final Closer opened = new Closer();
   private final AtomicLong micros = new AtomicLong(T0);
   private final AtomicLong nanos = new AtomicLong();
   private String name;
 
   @BeforeEach
   void setUp(TestInfo info) {
-    this.name = Opened.name("rv-", info);
+    this.name = Closer.name("rv-", info);
   }
 
   @AfterEach

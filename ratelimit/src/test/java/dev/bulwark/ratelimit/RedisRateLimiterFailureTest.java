@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.pool.RedisClientBuilder;
 import dev.bulwark.testing.Await;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.NoSecrets;
 import dev.bulwark.testing.RedisExtension;
@@ -77,7 +78,7 @@ class RedisRateLimiterFailureTest {
   private static final String SECRET = "S3cr3t-pw";
   private static final String WRONG = "Wr0ng-pw";
 
-  private final Opened opened = new Opened();
+  private final Closer opened = new Closer();
   private final AtomicLong micros = new AtomicLong(T0);
   private final AtomicLong nanos = new AtomicLong();
   private TestRedis redis;
@@ -171,7 +172,7 @@ class RedisRateLimiterFailureTest {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     RedisLimiterBuilder builder =
         RateLimiter.redis(client)
-            .name(Opened.name(tag, info))
+            .name(Closer.name(tag, info))
             .limits("100/minute")
             .onRedisFailure(policy)
             .meterRegistry(registry);
@@ -513,7 +514,7 @@ class RedisRateLimiterFailureTest {
     Supplier<RedisLimiterBuilder> builder =
         () ->
             RateLimiter.redis(client)
-                .name(Opened.name("b-", info))
+                .name(Closer.name("b-", info))
                 .limits("100/minute")
                 .meterRegistry(registry);
 
@@ -608,7 +609,7 @@ class RedisRateLimiterFailureTest {
   void aPasswordInTheClientsUrlShowsInNoStringLogLineOrException() throws Exception {
     assumeTrue(redis.isEmbedded(), "needs a server this JVM owns");
     FaultProxy proxy = proxy();
-    String name = Opened.name("p-", info);
+    String name = Closer.name("p-", info);
     String lines;
     RedisClient admin = RedisClient.create(redis.uri());
     try (StatefulRedisConnection<String, String> c = admin.connect()) {
@@ -675,7 +676,7 @@ class RedisRateLimiterFailureTest {
 
   /**
    * What is written to the standard error while it is open, where the tests' SLF4J binding
-   * (slf4j-simple) writes its lines; written through to the real standard error too. Opened and
+   * (slf4j-simple) writes its lines; written through to the real standard error too. Closer and
    * closed on the test's thread; lines written from any thread meanwhile are kept.
    */
   static final class Logged implements AutoCloseable {

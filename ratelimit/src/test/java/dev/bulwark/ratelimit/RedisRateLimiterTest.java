@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.bulwark.pool.Pools;
+import dev.bulwark.testing.Closer;
 import dev.bulwark.testing.RedisExtension;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -34,7 +35,7 @@ class RedisRateLimiterTest {
 
   private static final long T0 = 1_800_000_000_000_000L;
 
-  private final Opened opened = new Opened();
+  private final Closer opened = new Closer();
   private final AtomicLong micros = new AtomicLong(T0);
   private RedisURI uri;
   private String name;
@@ -43,7 +44,7 @@ class RedisRateLimiterTest {
   @BeforeEach
   void setUp(RedisURI uri, TestInfo info) {
     this.uri = uri;
-    this.name = Opened.name("r-", info);
+    this.name = Closer.name("r-", info);
     RedisClient admin = client();
     StatefulRedisConnection<String, String> connection = opened.add(admin.connect());
     this.redis = connection.sync();
