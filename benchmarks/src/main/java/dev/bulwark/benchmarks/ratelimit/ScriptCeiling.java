@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code redis-benchmark}, the driver is a JVM, with Lettuce's event loops decoding every answer,
  * on the same 2 cores as Redis: its ceiling is a lower bound of the server's. Where a real {@code
  * redis-benchmark} exists (Debian's {@code redis-tools} package has one), {@code --redis-benchmark
- * /usr/bin/redis-benchmark} runs it too, against the same server and the same command.
+ * <its path>} runs it too, against the same server and the same command.
  *
  * <p>The command is the one bulwark's limiter sent for its second decision of a key, read back from
  * Redis' {@code SLOWLOG} (with {@code slowlog-log-slower-than 0} for those two decisions): the
