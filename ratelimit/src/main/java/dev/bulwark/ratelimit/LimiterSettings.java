@@ -117,6 +117,18 @@ final class LimiterSettings {
     return least;
   }
 
+  /** Shadow mode: a decision that would deny admits, as {@link Outcome#SHADOW_DENIED}. */
+  static Decision shadowed(Decision decision) {
+    return decision.allowed()
+        ? decision
+        : new Decision(
+            Outcome.SHADOW_DENIED,
+            decision.permits(),
+            decision.quotas(),
+            decision.retryAfter(),
+            decision.deniedBy());
+  }
+
   static void checkKey(String key) {
     Objects.requireNonNull(key, "key");
     if (key.isEmpty() || key.length() > RateLimiter.MAX_KEY_LENGTH) {

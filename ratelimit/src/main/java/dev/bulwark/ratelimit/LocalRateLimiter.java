@@ -124,24 +124,13 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   @Override
-  public Decision tryAcquire(String key) {
-    return tryAcquire(key, 1);
-  }
-
-  @Override
   public Decision tryAcquire(String key, long permits) {
     if (closed) {
       throw new IllegalStateException("rate limiter " + name + " is closed");
     }
     Decision decision = decide(key, permits);
-    if (!decision.allowed() && shadow) {
-      decision =
-          new Decision(
-              Outcome.SHADOW_DENIED,
-              permits,
-              decision.quotas(),
-              decision.retryAfter(),
-              decision.deniedBy());
+    if (shadow) {
+      decision = LimiterSettings.shadowed(decision);
     }
     LimiterMeters own = meters;
     if (own != null) {

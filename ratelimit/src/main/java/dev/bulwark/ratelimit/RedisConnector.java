@@ -20,8 +20,6 @@ abstract class RedisConnector {
 
   abstract Link connect();
 
-  abstract boolean cluster();
-
   static RedisConnector of(RedisClient client) {
     Objects.requireNonNull(client, "client");
     return new RedisConnector() {
@@ -29,11 +27,6 @@ abstract class RedisConnector {
       Link connect() {
         StatefulRedisConnection<String, String> c = client.connect(StringCodec.UTF8);
         return new Link(c, c.async());
-      }
-
-      @Override
-      boolean cluster() {
-        return false;
       }
     };
   }
@@ -56,11 +49,6 @@ abstract class RedisConnector {
           }
         }
         return new Link(c, c.async());
-      }
-
-      @Override
-      boolean cluster() {
-        return true;
       }
     };
   }

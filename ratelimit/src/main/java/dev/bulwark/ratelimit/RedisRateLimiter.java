@@ -6,12 +6,8 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import dev.bulwark.core.internal.Checks;
 import io.lettuce.core.RedisCommandTimeoutException;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
@@ -238,11 +234,9 @@ public final class RedisRateLimiter implements RateLimiter {
   /** A limit divided among {@code instances}, rounded up. */
   static Limit share(Limit limit, int instances) {
     return new Limit(
-        ceilDiv(limit.permits(), instances), limit.period(), ceilDiv(limit.burst(), instances));
-  }
-
-  private static long ceilDiv(long a, long b) {
-    return -Math.floorDiv(-a, b);
+        Gcra.ceilDiv(limit.permits(), instances),
+        limit.period(),
+        Gcra.ceilDiv(limit.burst(), instances));
   }
 
   @Override
@@ -253,11 +247,6 @@ public final class RedisRateLimiter implements RateLimiter {
   @Override
   public List<Limit> limits() {
     return limits;
-  }
-
-  @Override
-  public Decision tryAcquire(String key) {
-    return tryAcquire(key, 1);
   }
 
   /**
@@ -410,25 +399,13 @@ public final class RedisRateLimiter implements RateLimiter {
 
   /** The Redis keys of {@code key}, one per limit, in one hash slot. */
   private String[] keysOf(String key) {
-    String tag = key.indexOf('{') < 0 && key.indexOf('}') < 0 ? key : digest(key);
+    // A key that holds a brace would break the hash tag: its digest stands for it.
+    String tag = key.indexOf('{') < 0 && key.indexOf('}') < 0 ? key : "#" + Route.sha256(key);
     String[] keys = new String[keySuffixes.length];
     for (int i = 0; i < keys.length; i++) {
       keys[i] = keyPrefix + tag + keySuffixes[i];
     }
     return keys;
-  }
-
-  /** A key that holds a brace would break the hash tag: its digest stands for it. */
-  private static String digest(String key) {
-    try {
-      return "#"
-          + HexFormat.of()
-              .formatHex(
-                  MessageDigest.getInstance("SHA-256")
-                      .digest(key.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-    }
   }
 
   private RedisScript.Call acquire(String key, long want, long need) {
@@ -603,16 +580,7 @@ public final class RedisRateLimiter implements RateLimiter {
 
   /** Applies shadow mode, and counts the decision. */
   private Decision finish(Decision decision) {
-    Decision result = decision;
-    if (shadow && !decision.allowed()) {
-      result =
-          new Decision(
-              Outcome.SHADOW_DENIED,
-              decision.permits(),
-              decision.quotas(),
-              decision.retryAfter(),
-              decision.deniedBy());
-    }
+    Decision result = shadow ? LimiterSettings.shadowed(decision) : decision;
     meters.record(result.outcome());
     return result;
   }
