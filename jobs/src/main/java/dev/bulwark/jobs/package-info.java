@@ -1,0 +1,12 @@
+/**
+ * Jobs: a scheduler whose jobs run at most once per period across every instance of a service
+ * (PostgreSQL advisory locks plus a table of the periods that ran, on the database's clock), and
+ * bounded worker loops whose every item is accounted for.
+ *
+ * <p>Entry points: {@link dev.bulwark.jobs.LockingScheduler} and {@link
+ * dev.bulwark.jobs.BoundedWorker}.
+ */
+@NullMarked
+package dev.bulwark.jobs;
+
+import org.jspecify.annotations.NullMarked;
