@@ -3,8 +3,8 @@
  * (PostgreSQL advisory locks plus a table of the periods that ran, on the database's clock), and
  * bounded worker loops whose every item is accounted for.
  *
- * <p>Entry points: {@link dev.bulwark.jobs.LockingScheduler} and {@link
- * dev.bulwark.jobs.BoundedWorker}.
+ * <p>Entry points: {@code LockingScheduler} and {@code
+ * BoundedWorker}.
  */
 @NullMarked
 package dev.bulwark.jobs;
