@@ -1,0 +1,102 @@
+package dev.bulwark.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.bulwark.testing.Await;
+import dev.bulwark.testing.PostgresExtension;
+import dev.bulwark.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Four scheduler instances, each on its own pool, share one database: each period of a 1-second job
+ * runs exactly once, though two of the instances' JVM clocks are minutes off.
+ */
+@ExtendWith(PostgresExtension.class)
+class OncePerPeriodTest {
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  @Test
+  void fourInstancesRunEachPeriodExactlyOnceWithSkewedClocks(TestDatabase db) throws Exception {
+    Db.execute(db, "create table ticks (period timestamptz not null, instance text not null)");
+    Duration[] skew = {
+      Duration.ZERO, Duration.ofMinutes(-3), Duration.ofMinutes(5), Duration.ofSeconds(1)
+    };
+    List<LockingScheduler> schedulers = new ArrayList<>();
+    for (int i = 0; i < skew.length; i++) {
+      String instance = "instance-" + i;
+      HikariDataSource pool = Db.pool(db, instance, 3);
+      open.add(pool);
+      LockingScheduler scheduler =
+          LockingScheduler.postgres(pool)
+              .name("billing")
+              .instance(instance)
+              .clock(Clock.offset(Clock.systemUTC(), skew[i]))
+              .build();
+      open.add(scheduler);
+      schedulers.add(scheduler);
+      scheduler.schedule(
+          "tick",
+          Schedule.fixedRate(Duration.ofSeconds(1)),
+          context -> {
+            try (Connection c = pool.getConnection();
+                PreparedStatement s =
+                    c.prepareStatement("insert into ticks (period, instance) values (?, ?)")) {
+              s.setObject(1, RunTable.timestamp(context.periodStart()));
+              s.setString(2, instance);
+              s.executeUpdate();
+            }
+          });
+    }
+
+    Await.until(
+        Duration.ofSeconds(60),
+        "21 periods",
+        () -> Db.count(db, "select count(distinct period) from ticks") >= 21);
+    for (LockingScheduler scheduler : schedulers) {
+      scheduler.close();
+    }
+
+    long rows = Db.count(db, "select count(*) from ticks");
+    long periods = Db.count(db, "select count(distinct period) from ticks");
+    long span =
+        Db.count(db, "select extract(epoch from max(period) - min(period))::bigint + 1 from ticks");
+    assertThat(rows).as("duplicates").isEqualTo(periods);
+    // The first period may start before every instance is up; after it, none is missed.
+    assertThat(periods).as("misses").isEqualTo(span);
+    assertThat(Db.count(db, "select count(*) from bulwark_job_runs where job = 'tick'"))
+        .isEqualTo(periods);
+    long runs = 0;
+    long skipped = 0;
+    for (LockingScheduler scheduler : schedulers) {
+      JobSnapshot tick = scheduler.snapshot("tick").orElseThrow();
+      assertThat(tick.failures()).isZero();
+      assertThat(tick.errors()).isZero();
+      runs += tick.runs();
+      skipped += tick.skippedLockHeld() + tick.skippedAlreadyRan();
+    }
+    assertThat(runs).isEqualTo(periods);
+    assertThat(skipped).isGreaterThan(0);
+    // The skewed clocks were in use: they stamp the snapshots, and only the snapshots.
+    JobSnapshot ahead = schedulers.get(2).snapshot("tick").orElseThrow();
+    if (ahead.lastStart() != null) {
+      assertThat(Duration.between(ahead.lastPeriod(), ahead.lastStart()))
+          .isGreaterThan(Duration.ofMinutes(4));
+    }
+  }
+}
