@@ -8,6 +8,9 @@ import dev.bulwark.core.Secrets;
 import dev.bulwark.examples.ratelimit.QuoteServer;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
+import dev.bulwark.jobs.JobSnapshot;
+import dev.bulwark.jobs.LockingScheduler;
+import dev.bulwark.jobs.Schedule;
 import dev.bulwark.pool.PoolProfile;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.ratelimit.ClientAddress;
@@ -16,6 +19,7 @@ import dev.bulwark.ratelimit.KeyResolvers;
 import dev.bulwark.ratelimit.RateLimitFilter;
 import dev.bulwark.ratelimit.RateLimiter;
 import dev.bulwark.ratelimit.RedisRateLimiter;
+import dev.bulwark.testing.Await;
 import dev.bulwark.testing.FaultProxy;
 import dev.bulwark.testing.TestDatabase;
 import dev.bulwark.testing.TestPostgres;
@@ -40,9 +44,11 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import javax.sql.DataSource;
@@ -101,6 +107,9 @@ public final class Demo {
     localCache(registry);
     twoLevelCache(redis, registry);
     rateLimitedRoute(redis, registry);
+    try (TestDatabase db = postgres.newDatabase()) {
+      scheduledJobs(db, registry);
+    }
     System.out.println("== metrics");
     System.out.println(
         "cancel hooks failed, dropped, overdue: "
@@ -124,6 +133,59 @@ public final class Demo {
   private static long hookCount(MeterRegistry registry, String outcome) {
     return (long)
         registry.get("bulwark.timeouts.hooks").tag("outcome", outcome).functionCounter().count();
+  }
+
+  /**
+   * Finding 13: two instances of a service, each with its own pool and scheduler, on one database;
+   * a 1-second job runs once per period between them.
+   */
+  private static void scheduledJobs(TestDatabase db, MeterRegistry registry) throws Exception {
+    System.out.println(
+        "== jobs: two scheduler instances on one database, a 1 s job, one run per period");
+    List<AutoCloseable> closing = new ArrayList<>();
+    List<LockingScheduler> instances = new ArrayList<>();
+    ConcurrentLinkedQueue<String> runs = new ConcurrentLinkedQueue<>();
+    try {
+      for (String instance : new String[] {"instance-a", "instance-b"}) {
+        HikariDataSource pool =
+            Pools.postgres(db.jdbcUrl(), db.user(), db.password())
+                .profile(PoolProfile.WORKER)
+                .poolName(instance)
+                .build();
+        closing.add(pool);
+        LockingScheduler scheduler =
+            LockingScheduler.postgres(pool)
+                .name("payments")
+                .instance(instance)
+                .meterRegistry(instance.equals("instance-a") ? registry : new SimpleMeterRegistry())
+                .build();
+        closing.add(scheduler);
+        instances.add(scheduler);
+        scheduler.schedule(
+            "settle",
+            Schedule.fixedRate(Duration.ofSeconds(1)),
+            context -> runs.add(context.periodStart() + " ran on " + instance));
+      }
+      Await.until(Duration.ofSeconds(30), "four periods", () -> runs.size() >= 4);
+    } finally {
+      for (int i = closing.size() - 1; i >= 0; i--) {
+        closing.get(i).close();
+      }
+    }
+    runs.forEach(run -> System.out.println("period " + run));
+    for (LockingScheduler scheduler : instances) {
+      JobSnapshot settle = scheduler.snapshot("settle").orElseThrow();
+      System.out.println(
+          scheduler
+              + ": runs "
+              + settle.runs()
+              + ", skipped (lock held elsewhere) "
+              + settle.skippedLockHeld()
+              + ", skipped (period already ran) "
+              + settle.skippedAlreadyRan()
+              + ", failures "
+              + settle.failures());
+    }
   }
 
   /** Findings 7, 8 and 10: a bounded pool whose every connection carries a statement timeout. */

@@ -29,6 +29,8 @@ import org.jspecify.annotations.Nullable;
  * @param skippedAlreadyRan attempts skipped because the period had already run somewhere
  * @param errors attempts that could not run because the database could not be reached or answered
  *     with an error
+ * @param nextRun when this instance tries the job next, on the database's clock (the start of the
+ *     next period), or null until the first attempt has read that clock
  */
 public record JobSnapshot(
     String name,
@@ -47,4 +49,5 @@ public record JobSnapshot(
     long lockLosses,
     long skippedLockHeld,
     long skippedAlreadyRan,
-    long errors) {}
+    long errors,
+    @Nullable Instant nextRun) {}

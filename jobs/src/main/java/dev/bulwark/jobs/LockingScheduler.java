@@ -359,6 +359,8 @@ public final class LockingScheduler implements AutoCloseable {
   public String toString() {
     return "LockingScheduler[name="
         + name
+        + ", instance="
+        + instance
         + ", table="
         + table.name()
         + ", jobs="

@@ -94,7 +94,7 @@ final class ScheduledJob {
   private final AtomicLong nextWarn = new AtomicLong(Long.MIN_VALUE);
 
   // Scheduling state: written by one attempt at a time, each after the previous one ended.
-  private @Nullable Instant intended;
+  private volatile @Nullable Instant intended;
   private Instant anchorDb = Instant.EPOCH;
   private long anchorTicks;
   private volatile @Nullable ScheduledFuture<?> wake;
@@ -474,7 +474,8 @@ final class ScheduledJob {
         count(Outcome.LOCK_LOST).sum(),
         count(Skip.LOCK_HELD).sum(),
         count(Skip.ALREADY_RAN).sum(),
-        count(Skip.ERROR).sum());
+        count(Skip.ERROR).sum(),
+        intended);
   }
 
   /** Removes this job's meters from the registry. */
