@@ -27,8 +27,8 @@ import org.jspecify.annotations.Nullable;
  * @param lockLosses runs whose lock was lost while they ran (also counted in {@code failures})
  * @param skippedLockHeld attempts skipped because another instance held the lock
  * @param skippedAlreadyRan attempts skipped because the period had already run somewhere
- * @param errors attempts that could not run because the database could not be reached or answered
- *     with an error
+ * @param errors attempts that could not run, and run records that could not be written, because the
+ *     database could not be reached or answered with an error
  * @param nextRun when this instance tries the job next, on the database's clock (the start of the
  *     next period), or null until the first attempt has read that clock
  */

@@ -20,8 +20,8 @@ import java.util.Optional;
 import java.util.StringJoiner;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
@@ -152,15 +152,17 @@ public final class LockingScheduler implements AutoCloseable {
     this.timer = new ScheduledThreadPoolExecutor(1, NamedThreads.daemon("jobs", name + "-timer"));
     this.timer.setRemoveOnCancelPolicy(true);
     this.timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-    // At most one run per job at a time, so at most maxJobs threads.
+    // Each job has at most one attempt in flight, so maxJobs threads and a queue of maxJobs
+    // never refuse one. Idle threads end after a minute.
     this.runners =
         new ThreadPoolExecutor(
-            0,
+            maxJobs,
             maxJobs,
             60,
             TimeUnit.SECONDS,
-            new SynchronousQueue<>(),
+            new LinkedBlockingQueue<>(maxJobs),
             NamedThreads.daemon("jobs", name));
+    this.runners.allowCoreThreadTimeOut(true);
   }
 
   /**

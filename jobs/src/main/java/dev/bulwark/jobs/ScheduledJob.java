@@ -203,7 +203,12 @@ final class ScheduledJob {
     try {
       scheduler.runners().execute(this::attempt);
     } catch (RejectedExecutionException e) {
-      // The scheduler is closing.
+      if (!scheduler.isClosed()) {
+        // Cannot happen while each job has at most one attempt in flight and the pool has room
+        // for every job; if it does, the job must not stop silently.
+        failed(e, "could not start an attempt: " + message(e));
+        submit(ERROR_RETRY.toNanos());
+      }
     }
   }
 
@@ -253,7 +258,12 @@ final class ScheduledJob {
             LockingScheduler.sharedSessions(scheduler.name(), attempt.pid()));
       }
       Instant period = claim(session, attempt.now());
-      if (period == null || scheduler.isClosed()) {
+      if (period == null) {
+        return;
+      }
+      if (scheduler.isClosed()) {
+        // Closed between the lock and the run: the period stays recorded, as cancelled.
+        record(session, period, Outcome.CANCELLED);
         return;
       }
       run(session, period);
@@ -363,7 +373,10 @@ final class ScheduledJob {
   /** Records how the run ended; on the lock's session, or on a fresh one if that one died. */
   private void record(LockSession session, Instant period, Outcome outcome) {
     try {
-      scheduler.table().finish(session.connection(), name, period, outcome.tag());
+      // The lock check may be on the connection this moment: take turns with it.
+      synchronized (session) {
+        scheduler.table().finish(session.connection(), name, period, outcome.tag());
+      }
       return;
     } catch (SQLException e) {
       // The lock's session died with the lock: record the end on another connection.

@@ -12,6 +12,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -98,5 +99,28 @@ class OncePerPeriodTest {
       assertThat(Duration.between(ahead.lastPeriod(), ahead.lastStart()))
           .isGreaterThan(Duration.ofMinutes(4));
     }
+  }
+
+  @Test
+  void aSchedulerWithRoomForOneJobKeepsRunningIt(TestDatabase db) throws Exception {
+    // A run that overruns its period makes the next attempt start at once, while the last one's
+    // thread is still finishing: with one thread, the attempt must wait for it, not be refused.
+    HikariDataSource pool = Db.pool(db, "single", 3);
+    open.add(pool);
+    LockingScheduler scheduler = LockingScheduler.postgres(pool).name("single").maxJobs(1).build();
+    open.add(scheduler);
+    AtomicInteger runs = new AtomicInteger();
+    scheduler.schedule(
+        "tick",
+        Schedule.fixedRate(Duration.ofSeconds(1)),
+        context -> {
+          if (runs.incrementAndGet() == 1) {
+            Thread.sleep(1_500); // the workload: longer than the period
+          }
+        });
+    Await.until(Duration.ofSeconds(30), "four runs", () -> runs.get() >= 4);
+    JobSnapshot tick = scheduler.snapshot("tick").orElseThrow();
+    assertThat(tick.errors()).isZero();
+    assertThat(tick.successes()).isGreaterThanOrEqualTo(3);
   }
 }
