@@ -22,13 +22,16 @@ import org.jspecify.annotations.Nullable;
  * @param runs runs started on this instance
  * @param successes runs that returned normally, without losing their lock or passing their time
  *     limit
- * @param failures runs that threw, lost their lock or passed their time limit
+ * @param failures runs that threw, lost their lock, passed their time limit or were cancelled by
+ *     the scheduler's close
  * @param timeouts runs that passed their time limit (also counted in {@code failures})
  * @param lockLosses runs whose lock was lost while they ran (also counted in {@code failures})
  * @param skippedLockHeld attempts skipped because another instance held the lock
  * @param skippedAlreadyRan attempts skipped because the period had already run somewhere
  * @param errors attempts that could not run, and run records that could not be written, because the
  *     database could not be reached or answered with an error
+ * @param missed periods that started with no run on any instance, counted by the run that followed
+ *     them (every instance was down or late, or the job's previous run held the lock)
  * @param nextRun when this instance tries the job next, on the database's clock (the start of the
  *     next period), or null until the first attempt has read that clock
  */
@@ -50,4 +53,5 @@ public record JobSnapshot(
     long skippedLockHeld,
     long skippedAlreadyRan,
     long errors,
+    long missed,
     @Nullable Instant nextRun) {}

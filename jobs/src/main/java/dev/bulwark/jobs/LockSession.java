@@ -4,11 +4,14 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLFeatureNotSupportedException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The connection that holds one run's advisory lock, and nothing else: the job never sees it. It is
@@ -24,9 +27,13 @@ import org.jspecify.annotations.Nullable;
  * <p>Thread-safe: the run's thread and the scheduler's lock check take turns on the connection.
  */
 final class LockSession implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(LockingScheduler.class);
+
+  // The clock is read once: the time returned is the time the guard compared.
   private static final String TRY_LOCK =
-      "select clock_timestamp(), pg_backend_pid(),"
-          + " case when clock_timestamp() >= ? then pg_try_advisory_lock(?) end";
+      "with t as materialized (select clock_timestamp() as now)"
+          + " select now, pg_backend_pid(), case when now >= ? then pg_try_advisory_lock(?) end"
+          + " from t";
   private static final String CHECK =
       "select pg_backend_pid(), exists (select 1 from pg_locks where locktype = 'advisory'"
           + " and pid = pg_backend_pid() and granted and objsubid = 1"
@@ -50,6 +57,8 @@ final class LockSession implements AutoCloseable {
   private int pid;
   private long key;
   private boolean locked;
+  // A statement that may have taken the lock failed: whether the session holds it is unknown.
+  private boolean uncertain;
   private volatile boolean aborted;
 
   private LockSession(Connection connection, boolean autoCommit, int networkTimeout) {
@@ -100,6 +109,8 @@ final class LockSession implements AutoCloseable {
    * waiting, in one statement.
    */
   synchronized Attempt tryLock(long key, Instant notBefore) throws SQLException {
+    this.key = key;
+    uncertain = true;
     try (PreparedStatement s = connection.prepareStatement(TRY_LOCK)) {
       s.setObject(1, RunTable.timestamp(notBefore));
       s.setLong(2, key);
@@ -109,11 +120,9 @@ final class LockSession implements AutoCloseable {
         int backend = r.getInt(2);
         boolean value = r.getBoolean(3);
         Boolean result = r.wasNull() ? null : value;
-        if (Boolean.TRUE.equals(result)) {
-          this.pid = backend;
-          this.key = key;
-          this.locked = true;
-        }
+        this.pid = backend;
+        this.locked = Boolean.TRUE.equals(result);
+        uncertain = false;
         return new Attempt(now, backend, result);
       }
     }
@@ -146,9 +155,12 @@ final class LockSession implements AutoCloseable {
    */
   @Override
   public synchronized void close() {
-    boolean clean = !aborted;
+    boolean clean = !aborted && !uncertain;
     if (clean && locked) {
       clean = unlock();
+    }
+    if (!clean && !aborted) {
+      unlockAll();
     }
     if (clean) {
       try {
@@ -183,6 +195,15 @@ final class LockSession implements AutoCloseable {
     }
   }
 
+  /** A last try before the abort, for a pool whose connections cannot be aborted. */
+  private void unlockAll() {
+    try (Statement s = connection.createStatement()) {
+      s.execute("select pg_advisory_unlock_all()");
+    } catch (SQLException | RuntimeException e) {
+      // The abort that follows ends the session.
+    }
+  }
+
   /**
    * Closes the physical connection at once, from any thread, without waiting for a statement in
    * progress: the server ends the session and releases its lock.
@@ -191,6 +212,11 @@ final class LockSession implements AutoCloseable {
     aborted = true;
     try {
       connection.abort(Runnable::run);
+    } catch (SQLFeatureNotSupportedException | AbstractMethodError e) {
+      log.error(
+          "the data source's connections cannot be aborted ({}): a connection whose advisory lock"
+              + " could not be released goes back to its pool after pg_advisory_unlock_all()",
+          e.toString());
     } catch (SQLException | RuntimeException e) {
       // Already closed: nothing is left to release.
     }

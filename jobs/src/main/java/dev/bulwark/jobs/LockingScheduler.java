@@ -4,6 +4,8 @@ import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.Meters;
 import dev.bulwark.core.internal.NamedThreads;
 import dev.bulwark.timeouts.Ticker;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.lang.management.ManagementFactory;
 import java.sql.Connection;
@@ -26,8 +28,6 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Runs jobs on a schedule, each at most once per period across every instance of a service that
@@ -47,10 +47,11 @@ import org.slf4j.LoggerFactory;
  *       clock_timestamp()}, never {@code now()}, which is the start of a transaction) and tries
  *       {@code pg_try_advisory_lock} on the job's 64-bit key. An instance that does not get it
  *       skips the period, counted.
- *   <li>Under the lock, it records {@code (job, period_start)} in the run table with {@code insert
- *       ... on conflict do nothing}; a period already recorded is skipped, counted. The period is
- *       computed from the database's clock, so instances whose JVM clocks disagree by minutes still
- *       agree on it; the JVM's clock is only used for the times in {@link JobSnapshot}.
+ *   <li>Under the lock, it records {@code (scheduler, job, period_start)} in the run table with
+ *       {@code insert ... on conflict do nothing}; a period already recorded is skipped, counted.
+ *       The period is computed from the database's clock, so instances whose JVM clocks disagree by
+ *       minutes still agree on it; the JVM's clock is only used for the times in {@link
+ *       JobSnapshot}.
  *   <li>While the job runs, the scheduler checks the lock's session every {@code
  *       lockCheckInterval}. If the session ended (its backend was terminated, the network broke),
  *       the job is told ({@link JobContext#isLockHeld()}, {@link JobContext#isCancelled()}) and
@@ -72,17 +73,21 @@ import org.slf4j.LoggerFactory;
  * <p>Each running job holds two connections: the lock's and whatever the job borrows. Size the pool
  * for it. Meters, when a registry is given, tagged {@code name} (the scheduler) and {@code job}: a
  * timer {@code bulwark.jobs.runs} tagged {@code outcome} ({@code success}, {@code failure}, {@code
- * timeout}, {@code lock_lost}, {@code cancelled}), a counter {@code bulwark.jobs.skips} tagged
- * {@code reason} ({@code lock_held}, {@code already_ran}, {@code error}), and gauges {@code
- * bulwark.jobs.running} and {@code bulwark.jobs.last.success} (seconds since the epoch).
+ * timeout}, {@code lock_lost}, {@code cancelled}), counters {@code bulwark.jobs.skips} tagged
+ * {@code reason} ({@code lock_held}, {@code already_ran}), {@code bulwark.jobs.missed} and {@code
+ * bulwark.jobs.errors}, and gauges {@code bulwark.jobs.running} and {@code
+ * bulwark.jobs.last.success} (seconds since the epoch); plus {@code bulwark.jobs.scheduled}, the
+ * number of jobs, tagged {@code name} only.
  *
- * <p>Thread-safe. Threads are named {@code bulwark-jobs-<name>-<n>} (runs) and {@code
- * bulwark-jobs-<name>-timer-<n>} (timing and lock checks); {@link #close()} stops them.
+ * <p>Thread-safe. Threads are named {@code bulwark-jobs-<name>-<n>} (runs), {@code
+ * bulwark-jobs-<name>-check-<n>} (lock checks) and {@code bulwark-jobs-<name>-timer-<n>} (timing);
+ * {@link #close()} stops them.
  */
 public final class LockingScheduler implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(LockingScheduler.class);
-
   static final String RUNS_METER = Meters.name("jobs", "runs");
+
+  /** The meter every scheduler with a registry registers, by which a duplicate name is found. */
+  static final String JOBS_METER = Meters.name("jobs", "scheduled");
 
   /** Default name: {@code "default"}. */
   static final String DEFAULT_NAME = "default";
@@ -128,14 +133,17 @@ public final class LockingScheduler implements AutoCloseable {
   private final Clock clock;
   private final ScheduledThreadPoolExecutor timer;
   private final ThreadPoolExecutor runners;
+  private final ThreadPoolExecutor checks;
+  private final List<Meter> meters = new ArrayList<>();
   private final Map<String, ScheduledJob> jobs = new ConcurrentHashMap<>();
   private final Map<Long, String> keys = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  private volatile boolean cancelling;
 
   private LockingScheduler(Builder b) {
     this.name = b.name == null ? DEFAULT_NAME : b.name;
     this.dataSource = b.dataSource;
-    this.table = new RunTable(b.table == null ? DEFAULT_TABLE : b.table);
+    this.table = new RunTable(b.table == null ? DEFAULT_TABLE : b.table, name);
     this.instance =
         b.instance == null ? ManagementFactory.getRuntimeMXBean().getName() : b.instance;
     this.timeLimit = b.timeLimit == null ? DEFAULT_TIME_LIMIT : b.timeLimit;
@@ -163,6 +171,24 @@ public final class LockingScheduler implements AutoCloseable {
             new LinkedBlockingQueue<>(maxJobs),
             NamedThreads.daemon("jobs", name));
     this.runners.allowCoreThreadTimeOut(true);
+    // Lock checks block on the network for up to the statement timeout: they run here, one at a
+    // time per run, so that the timer stays on time.
+    this.checks =
+        new ThreadPoolExecutor(
+            maxJobs,
+            maxJobs,
+            60,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(maxJobs),
+            NamedThreads.daemon("jobs", name + "-check"));
+    this.checks.allowCoreThreadTimeOut(true);
+    if (registry != null) {
+      meters.add(
+          Gauge.builder(JOBS_METER, jobs, Map::size)
+              .description("Jobs scheduled")
+              .tag(Meters.NAME_TAG, name)
+              .register(registry));
+    }
   }
 
   /**
@@ -217,8 +243,10 @@ public final class LockingScheduler implements AutoCloseable {
 
   /**
    * Schedules a job with its own time limit: past it, the run is told to stop ({@link
-   * JobContext#isCancelled()}), interrupted and counted as a {@code timeout}. The lock stays held
-   * until the job returns.
+   * JobContext#isCancelled()}), interrupted and counted as a {@code timeout}. A run that has not
+   * returned one second later has its lock connection aborted, so that the server releases the lock
+   * and a job stuck in a call that ignores interrupts does not block every instance; it is logged,
+   * and its thread is left to finish.
    *
    * @param name the job's name
    * @param schedule when it runs
@@ -292,8 +320,9 @@ public final class LockingScheduler implements AutoCloseable {
    * logged; its thread is left to finish on its own. Every period that started is recorded, so no
    * other instance runs it again.
    *
-   * <p>Idempotent. If the calling thread is interrupted while it waits, the runs are cancelled at
-   * once and the thread's interrupt status is kept.
+   * <p>Idempotent: a second call, or a call while another thread is closing, returns at once. If
+   * the calling thread is interrupted while it waits, the runs are cancelled and their lock
+   * connections aborted at once, and the thread's interrupt status is kept.
    */
   @Override
   public void close() {
@@ -316,13 +345,19 @@ public final class LockingScheduler implements AutoCloseable {
         }
       }
     } catch (InterruptedException e) {
+      // No time to wait: every run is cancelled, and gives up its lock now.
       interrupted = true;
       cancelRuns();
+      abandonRuns();
     } finally {
       timer.shutdownNow();
+      checks.shutdownNow();
       if (registry != null) {
         for (ScheduledJob job : jobs.values()) {
           job.removeMeters(registry);
+        }
+        for (Meter meter : meters) {
+          registry.remove(meter);
         }
       }
       if (interrupted) {
@@ -332,6 +367,7 @@ public final class LockingScheduler implements AutoCloseable {
   }
 
   private void cancelRuns() {
+    cancelling = true; // a run that starts from now on is cancelled as it starts
     for (ScheduledJob job : jobs.values()) {
       ScheduledJob.Run run = job.current();
       if (run != null) {
@@ -344,15 +380,7 @@ public final class LockingScheduler implements AutoCloseable {
     for (ScheduledJob job : jobs.values()) {
       ScheduledJob.Run run = job.current();
       if (run != null) {
-        run.abandon();
-        log.warn(
-            "scheduler {}: job {} did not stop within {} of close(); its lock connection was aborted"
-                + " and its thread left to finish. Its period {} stays recorded: no instance runs it"
-                + " again, but another may run the next one while it still runs",
-            name,
-            job.name(),
-            Checks.duration(shutdownTimeout.plus(CANCEL_GRACE)),
-            run.periodStart());
+        job.abandon(run, "close()");
       }
     }
   }
@@ -409,6 +437,14 @@ public final class LockingScheduler implements AutoCloseable {
 
   ScheduledThreadPoolExecutor timer() {
     return timer;
+  }
+
+  ExecutorService checks() {
+    return checks;
+  }
+
+  boolean isCancelling() {
+    return cancelling;
   }
 
   ExecutorService runners() {
@@ -511,7 +547,8 @@ public final class LockingScheduler implements AutoCloseable {
 
     /**
      * The longest a run may take, for jobs scheduled without their own: past it, the run is told to
-     * stop, interrupted, and counted as a {@code timeout}. Default: 1 hour.
+     * stop, interrupted, and counted as a {@code timeout}; one second later, a run that has not
+     * returned has its lock connection aborted. Default: 1 hour.
      *
      * @param timeLimit from 10 ms to 7 days
      * @return this builder
@@ -645,11 +682,14 @@ public final class LockingScheduler implements AutoCloseable {
     public LockingScheduler build() {
       String schedulerName = name == null ? DEFAULT_NAME : name;
       if (meterRegistry != null) {
-        Meters.requireUnused(meterRegistry, RUNS_METER, "scheduler", schedulerName, "name");
+        Meters.requireUnused(meterRegistry, JOBS_METER, "scheduler", schedulerName, "name");
       }
-      RunTable runs = new RunTable(table == null ? DEFAULT_TABLE : table);
+      RunTable runs = new RunTable(table == null ? DEFAULT_TABLE : table, schedulerName);
       try (Connection first = dataSource.getConnection();
           Connection second = dataSource.getConnection()) {
+        // In auto-commit, so that no transaction pins a pooler's server connection to one of them.
+        first.setAutoCommit(true);
+        second.setAutoCommit(true);
         int one = pid(first);
         int other = pid(second);
         int again = pid(first);

@@ -12,43 +12,55 @@ import java.time.ZoneOffset;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The table of the periods that ran, one row per {@code (job, period_start)}: the fence that keeps
- * a period from running twice, whichever instance holds the lock when. Every statement reads the
- * database's clock with {@code clock_timestamp()}, never {@code now()}, which is the start of the
- * transaction. Stateless; each method runs on the connection it is given.
+ * The table of the periods that ran, one row per {@code (scheduler, job, period_start)}: the fence
+ * that keeps a period from running twice, whichever instance holds the lock when. Every statement
+ * reads the database's clock with {@code clock_timestamp()}, never {@code now()}, which is the
+ * start of the transaction, and every lookup follows the primary key's order, so that a job's
+ * history costs nothing per run. Immutable; each method runs on the connection it is given.
  */
 final class RunTable {
   private final String table;
+  private final String scheduler;
   private final String insertPeriod;
   private final String insertIfDelayPassed;
   private final String lastEnd;
+  private final String previous;
   private final String finish;
   private final String prune;
 
-  RunTable(String table) {
+  RunTable(String table, String scheduler) {
     this.table = table;
+    this.scheduler = scheduler;
+    String latest =
+        "(select coalesce(finished_at, period_start) from "
+            + table
+            + " where scheduler = ? and job = ? order by period_start desc limit 1)";
     this.insertPeriod =
         "insert into "
             + table
-            + " (job, period_start, owner, started_at) values (?, ?, ?, clock_timestamp())"
-            + " on conflict do nothing";
+            + " (scheduler, job, period_start, owner, started_at)"
+            + " values (?, ?, ?, ?, clock_timestamp()) on conflict do nothing";
     this.insertIfDelayPassed =
         "insert into "
             + table
-            + " (job, period_start, owner, started_at)"
-            + " select ?, date_trunc('milliseconds', clock_timestamp()), ?, clock_timestamp()"
-            + " where not exists (select 1 from "
-            + table
-            + " where job = ? and coalesce(finished_at, period_start) + make_interval(secs => ?)"
-            + " > clock_timestamp())"
+            + " (scheduler, job, period_start, owner, started_at)"
+            + " select ?, ?, date_trunc('milliseconds', clock_timestamp()), ?, clock_timestamp()"
+            + " where coalesce("
+            + latest
+            + " + make_interval(secs => ?) <= clock_timestamp(), true)"
             + " on conflict do nothing returning period_start";
-    this.lastEnd =
-        "select max(coalesce(finished_at, period_start)) from " + table + " where job = ?";
+    this.lastEnd = "select " + latest;
+    this.previous =
+        "select period_start from "
+            + table
+            + " where scheduler = ? and job = ? and period_start < ?"
+            + " order by period_start desc limit 1";
     this.finish =
         "update "
             + table
-            + " set finished_at = clock_timestamp(), outcome = ? where job = ? and period_start = ?";
-    this.prune = "delete from " + table + " where job = ? and period_start < ?";
+            + " set finished_at = clock_timestamp(), outcome = ?"
+            + " where scheduler = ? and job = ? and period_start = ?";
+    this.prune = "delete from " + table + " where scheduler = ? and job = ? and period_start < ?";
   }
 
   String name() {
@@ -56,10 +68,14 @@ final class RunTable {
   }
 
   /**
-   * Creates the table unless it exists. {@code create table if not exists} alone can fail when two
-   * instances run it at once, so it runs under a transaction-level advisory lock.
+   * Creates the table unless it exists. The check comes first, so that a role without the CREATE
+   * privilege can use a table made for it; {@code create table if not exists} alone can fail when
+   * two instances run it at once, so it runs under a transaction-level advisory lock.
    */
   void migrate(Connection c) throws SQLException {
+    if (exists(c)) {
+      return;
+    }
     boolean autoCommit = c.getAutoCommit();
     c.setAutoCommit(false);
     try (Statement s = c.createStatement()) {
@@ -67,9 +83,10 @@ final class RunTable {
       s.execute(
           "create table if not exists "
               + table
-              + " (job text not null, period_start timestamptz not null, owner text not null,"
-              + " started_at timestamptz not null, finished_at timestamptz, outcome text,"
-              + " primary key (job, period_start))");
+              + " (scheduler text not null, job text not null, period_start timestamptz not null,"
+              + " owner text not null, started_at timestamptz not null,"
+              + " finished_at timestamptz, outcome text,"
+              + " primary key (scheduler, job, period_start))");
       c.commit();
     } catch (SQLException | RuntimeException e) {
       c.rollback();
@@ -79,12 +96,22 @@ final class RunTable {
     }
   }
 
+  private boolean exists(Connection c) throws SQLException {
+    try (PreparedStatement s = c.prepareStatement("select to_regclass(?) is not null")) {
+      s.setString(1, table);
+      try (ResultSet r = s.executeQuery()) {
+        return r.next() && r.getBoolean(1);
+      }
+    }
+  }
+
   /** Records a fixed period; true if this call recorded it, false if it was already there. */
   boolean claim(Connection c, String job, Instant periodStart, String owner) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(insertPeriod)) {
-      s.setString(1, job);
-      s.setObject(2, timestamp(periodStart));
-      s.setString(3, owner);
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setObject(3, timestamp(periodStart));
+      s.setString(4, owner);
       return s.executeUpdate() == 1;
     }
   }
@@ -96,10 +123,12 @@ final class RunTable {
   @Nullable Instant claimAfterDelay(Connection c, String job, Duration delay, String owner)
       throws SQLException {
     try (PreparedStatement s = c.prepareStatement(insertIfDelayPassed)) {
-      s.setString(1, job);
-      s.setString(2, owner);
-      s.setString(3, job);
-      s.setLong(4, delay.getSeconds());
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setString(3, owner);
+      s.setString(4, scheduler);
+      s.setString(5, job);
+      s.setDouble(6, (double) delay.getSeconds());
       try (ResultSet r = s.executeQuery()) {
         return r.next() ? instant(r, 1) : null;
       }
@@ -109,7 +138,20 @@ final class RunTable {
   /** When the last run of a job ended (or started, if it never ended), or null if none ran. */
   @Nullable Instant lastEnd(Connection c, String job) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(lastEnd)) {
-      s.setString(1, job);
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      try (ResultSet r = s.executeQuery()) {
+        return r.next() ? instant(r, 1) : null;
+      }
+    }
+  }
+
+  /** The latest period of a job recorded before {@code before}, or null if none is. */
+  @Nullable Instant previous(Connection c, String job, Instant before) throws SQLException {
+    try (PreparedStatement s = c.prepareStatement(previous)) {
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setObject(3, timestamp(before));
       try (ResultSet r = s.executeQuery()) {
         return r.next() ? instant(r, 1) : null;
       }
@@ -120,8 +162,9 @@ final class RunTable {
   void finish(Connection c, String job, Instant periodStart, String outcome) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(finish)) {
       s.setString(1, outcome);
-      s.setString(2, job);
-      s.setObject(3, timestamp(periodStart));
+      s.setString(2, scheduler);
+      s.setString(3, job);
+      s.setObject(4, timestamp(periodStart));
       s.executeUpdate();
     }
   }
@@ -129,8 +172,9 @@ final class RunTable {
   /** Deletes a job's rows of periods that started before {@code before}. */
   int prune(Connection c, String job, Instant before) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(prune)) {
-      s.setString(1, job);
-      s.setObject(2, timestamp(before));
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setObject(3, timestamp(before));
       return s.executeUpdate();
     }
   }

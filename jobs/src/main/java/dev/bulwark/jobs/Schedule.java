@@ -193,6 +193,23 @@ public final class Schedule {
   }
 
   /**
+   * How many periods start strictly between two period starts of this schedule: the periods skipped
+   * from {@code earlier} to {@code later}. Not for {@link #fixedDelay}.
+   */
+  long periodsBetween(Instant earlier, Instant later) {
+    if (kind == Kind.FIXED_RATE) {
+      long length = period.getSeconds();
+      return Math.max(0, (later.getEpochSecond() - earlier.getEpochSecond()) / length - 1);
+    }
+    long count = 0;
+    // Days or weeks: a history of 3650 days at most, so the walk is short.
+    for (Instant next = nextStart(earlier); next.isBefore(later) && count < 1_000_000; count++) {
+      next = nextStart(next);
+    }
+    return count;
+  }
+
+  /**
    * The period's start on a date: {@code ZonedDateTime.of} moves a time in a gap forward and takes
    * the earlier offset in an overlap.
    */

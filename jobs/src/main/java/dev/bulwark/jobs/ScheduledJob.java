@@ -1,6 +1,7 @@
 package dev.bulwark.jobs;
 
 import dev.bulwark.core.Secrets;
+import dev.bulwark.core.internal.Checks;
 import dev.bulwark.core.internal.Meters;
 import dev.bulwark.timeouts.Deadline;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -21,6 +22,7 @@ import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
@@ -58,8 +60,7 @@ final class ScheduledJob {
   /** Why an attempt did not run the job, a tag value of {@code bulwark.jobs.skips}. */
   enum Skip {
     LOCK_HELD,
-    ALREADY_RAN,
-    ERROR;
+    ALREADY_RAN;
 
     String tag() {
       return name().toLowerCase(Locale.ROOT);
@@ -80,6 +81,9 @@ final class ScheduledJob {
   private final long key;
 
   private final LongAdder runs = new LongAdder();
+  private final LongAdder missed = new LongAdder();
+  private final LongAdder recordErrors = new LongAdder();
+  private final LongAdder attemptErrors = new LongAdder();
   private final Map<Outcome, LongAdder> outcomes = new EnumMap<>(Outcome.class);
   private final Map<Skip, LongAdder> skips = new EnumMap<>(Skip.class);
   private final Map<Outcome, Timer> timers = new EnumMap<>(Outcome.class);
@@ -147,6 +151,23 @@ final class ScheduledJob {
               .register(registry));
     }
     meters.add(
+        FunctionCounter.builder(
+                Meters.name("jobs", "errors"),
+                this,
+                j -> j.attemptErrors.sum() + j.recordErrors.sum())
+            .description(
+                "Attempts that could not run, and run records that could not be written, because of"
+                    + " the database")
+            .tag(Meters.NAME_TAG, scheduler)
+            .tag("job", name)
+            .register(registry));
+    meters.add(
+        FunctionCounter.builder(Meters.name("jobs", "missed"), missed, LongAdder::sum)
+            .description("Periods that started with no run anywhere, seen by the run after them")
+            .tag(Meters.NAME_TAG, scheduler)
+            .tag("job", name)
+            .register(registry));
+    meters.add(
         Gauge.builder(Meters.name("jobs", "running"), this, j -> j.current == null ? 0 : 1)
             .description("Whether the job is running on this instance: 1 or 0")
             .tag(Meters.NAME_TAG, scheduler)
@@ -206,6 +227,7 @@ final class ScheduledJob {
       if (!scheduler.isClosed()) {
         // Cannot happen while each job has at most one attempt in flight and the pool has room
         // for every job; if it does, the job must not stop silently.
+        attemptErrors.increment();
         failed(e, "could not start an attempt: " + message(e));
         submit(ERROR_RETRY.toNanos());
       }
@@ -230,6 +252,7 @@ final class ScheduledJob {
       return;
     }
     long retry = -1;
+    VirtualMachineError fatal = null;
     try (LockSession session =
         LockSession.open(scheduler.dataSource(), scheduler.statementTimeout())) {
       Instant target = intended;
@@ -257,16 +280,16 @@ final class ScheduledJob {
         throw new IllegalStateException(
             LockingScheduler.sharedSessions(scheduler.name(), attempt.pid()));
       }
+      if (scheduler.isClosed()) {
+        return; // closed while this attempt waited for its connection: nothing was recorded
+      }
       Instant period = claim(session, attempt.now());
       if (period == null) {
         return;
       }
-      if (scheduler.isClosed()) {
-        // Closed between the lock and the run: the period stays recorded, as cancelled.
-        record(session, period, Outcome.CANCELLED);
-        return;
-      }
-      run(session, period);
+      // From here the period is recorded: it runs, even if close() began a moment ago (it is then
+      // cancelled as it starts), so that it is never recorded without a run.
+      fatal = run(session, period);
       Instant now = estimatedNow();
       if (schedule.isFixedDelay()) {
         intended = now.plus(schedule.period());
@@ -277,17 +300,21 @@ final class ScheduledJob {
         intended = currentPeriod.isAfter(period) ? currentPeriod : schedule.nextStart(now);
       }
     } catch (SQLException | RuntimeException e) {
-      count(Skip.ERROR).increment();
+      attemptErrors.increment();
       failed(e, "could not make an attempt: " + message(e));
       retry = ERROR_RETRY.toNanos();
     } finally {
       submit(retry >= 0 ? retry : delayUntil(intended));
     }
+    if (fatal != null) {
+      throw fatal;
+    }
   }
 
   /**
-   * Records the period in the run table, under the lock. Returns null, counting the skip, if it was
-   * already recorded: it ran (or is running, after losing its lock) elsewhere.
+   * Records the period in the run table, under the lock, and counts the periods missed since the
+   * last one recorded. Returns null, counting the skip, if it was already recorded: it ran (or is
+   * running, after losing its lock) elsewhere.
    */
   private @Nullable Instant claim(LockSession session, Instant now) throws SQLException {
     RunTable table = scheduler.table();
@@ -298,7 +325,9 @@ final class ScheduledJob {
         count(Skip.ALREADY_RAN).increment();
         Instant end = table.lastEnd(c, name);
         intended = end == null ? now : end.plus(schedule.period());
+        return null;
       }
+      table.prune(c, name, period.minus(scheduler.history()));
       return period;
     }
     Instant period = schedule.periodStart(now);
@@ -307,11 +336,19 @@ final class ScheduledJob {
       intended = schedule.nextStart(now);
       return null;
     }
+    Instant previous = table.previous(c, name, period);
+    if (previous != null) {
+      missed.add(schedule.periodsBetween(previous, period));
+    }
     table.prune(c, name, period.minus(scheduler.history()));
     return period;
   }
 
-  private void run(LockSession session, Instant period) {
+  /**
+   * Runs the job once and records how it ended. Returns a {@link VirtualMachineError} the job
+   * threw, for the attempt to throw once it has scheduled the next one.
+   */
+  private @Nullable VirtualMachineError run(LockSession session, Instant period) {
     Deadline deadline = Deadline.after(timeLimit, scheduler.ticker());
     Run run = new Run(name, period, deadline, Thread.currentThread(), session);
     long start = scheduler.ticker().read();
@@ -319,21 +356,34 @@ final class ScheduledJob {
     lastPeriod = period;
     runs.increment();
     current = run;
-    ScheduledFuture<?> check = null;
-    ScheduledFuture<?> limit = null;
+    List<ScheduledFuture<?>> timers = new ArrayList<>(3);
     Throwable failure = null;
     try {
+      if (scheduler.isCancelling()) {
+        run.cancel(Outcome.CANCELLED);
+      }
       long interval = scheduler.lockCheckInterval().toNanos();
-      check =
+      long limit = timeLimit.toNanos();
+      timers.add(
           scheduler
               .timer()
               .scheduleWithFixedDelay(
-                  () -> checkLock(session, run), interval, interval, TimeUnit.NANOSECONDS);
-      limit =
+                  () -> dispatchCheck(session, run), interval, interval, TimeUnit.NANOSECONDS));
+      timers.add(
+          scheduler
+              .timer()
+              .schedule(() -> run.cancel(Outcome.TIMEOUT), limit, TimeUnit.NANOSECONDS));
+      timers.add(
           scheduler
               .timer()
               .schedule(
-                  () -> run.cancel(Outcome.TIMEOUT), timeLimit.toNanos(), TimeUnit.NANOSECONDS);
+                  () -> abandon(run, "its time limit of " + Checks.duration(timeLimit)),
+                  limit + LockingScheduler.CANCEL_GRACE.toNanos(),
+                  TimeUnit.NANOSECONDS));
+    } catch (RejectedExecutionException e) {
+      run.cancel(Outcome.CANCELLED); // the scheduler's timer is stopped: it is closing
+    }
+    try {
       deadline.call(
           () -> {
             job.run(run);
@@ -342,11 +392,8 @@ final class ScheduledJob {
     } catch (Exception | Error e) {
       failure = e;
     } finally {
-      if (check != null) {
-        check.cancel(false);
-      }
-      if (limit != null) {
-        limit.cancel(false);
+      for (ScheduledFuture<?> timer : timers) {
+        timer.cancel(false);
       }
       run.finish();
       current = null;
@@ -354,7 +401,7 @@ final class ScheduledJob {
     Duration took = Duration.ofNanos(scheduler.ticker().read() - start);
     Outcome outcome = run.outcome(failure);
     count(outcome).increment();
-    Timer timer = timers.get(outcome);
+    Timer timer = this.timers.get(outcome);
     if (timer != null) {
       timer.record(took);
     }
@@ -365,50 +412,82 @@ final class ScheduledJob {
       failed(failure, describe(outcome, failure));
     }
     record(session, period, outcome);
-    if (failure instanceof VirtualMachineError) {
-      throw (VirtualMachineError) failure;
+    return failure instanceof VirtualMachineError ? (VirtualMachineError) failure : null;
+  }
+
+  /**
+   * Gives up on a run that did not return within a second of being cancelled: its lock connection
+   * is aborted, so that the server releases the lock and the job does not block every instance.
+   */
+  void abandon(Run run, String after) {
+    if (run.abandon()) {
+      log.warn(
+          "scheduler {}: job {} did not stop within {} of {}; its lock connection was aborted and"
+              + " its thread left to finish. Its period {} stays recorded: no instance runs it"
+              + " again, but another may run the next one while it still runs",
+          scheduler.name(),
+          name,
+          Checks.duration(LockingScheduler.CANCEL_GRACE),
+          after,
+          run.periodStart());
     }
   }
 
   /** Records how the run ended; on the lock's session, or on a fresh one if that one died. */
   private void record(LockSession session, Instant period, Outcome outcome) {
     try {
-      // The lock check may be on the connection this moment: take turns with it.
+      // A lock check may be on the connection this moment: take turns with it.
       synchronized (session) {
         scheduler.table().finish(session.connection(), name, period, outcome.tag());
       }
       return;
-    } catch (SQLException e) {
+    } catch (SQLException | RuntimeException e) {
       // The lock's session died with the lock: record the end on another connection.
     }
     try (Connection c = scheduler.dataSource().getConnection()) {
+      c.setNetworkTimeout(Runnable::run, (int) scheduler.statementTimeout().toMillis());
       c.setAutoCommit(true);
       scheduler.table().finish(c, name, period, outcome.tag());
     } catch (SQLException | RuntimeException e) {
-      count(Skip.ERROR).increment();
+      recordErrors.increment();
       failed(e, "could not record the end of its run for " + period + ": " + message(e));
     }
   }
 
+  /** Hands a lock check to the checks' threads, unless the last one is still going. */
+  private void dispatchCheck(LockSession session, Run run) {
+    if (run.startCheck()) {
+      try {
+        scheduler.checks().execute(() -> checkLock(session, run));
+      } catch (RejectedExecutionException e) {
+        run.endCheck(); // closing
+      }
+    }
+  }
+
   private void checkLock(LockSession session, Run run) {
-    if (!run.isLockHeld() || run.isFinished()) {
-      return;
-    }
-    LockSession.State state;
     try {
-      state = session.check();
-    } catch (SQLException | RuntimeException e) {
-      state = LockSession.State.LOST;
-    }
-    if (state != LockSession.State.HELD && run.loseLock()) {
-      session.abort();
-      log.warn(
-          "scheduler {}: job {} lost its lock while running for {} ({}): it was told to stop, and"
-              + " another instance may run the next period",
-          scheduler.name(),
-          name,
-          run.periodStart(),
-          state == LockSession.State.MOVED ? "another backend answered" : "the session ended");
+      if (!run.isLockHeld() || run.isFinished()) {
+        return;
+      }
+      LockSession.State state;
+      try {
+        state = session.check();
+      } catch (SQLException | RuntimeException e) {
+        state = LockSession.State.LOST;
+      }
+      if (state != LockSession.State.HELD && run.loseLock()) {
+        session.abort();
+        log.warn(
+            "scheduler {}: job {} lost its lock while running for {} ({}): it was told to stop,"
+                + " and another instance may run the next period",
+            scheduler.name(),
+            name,
+            run.periodStart(),
+            state == LockSession.State.MOVED ? "another backend answered" : "the session ended");
+      }
+    } finally {
+      run.endCheck();
     }
   }
 
@@ -431,7 +510,11 @@ final class ScheduledJob {
     return Secrets.maskUrl(failure.getClass().getName() + ": " + failure.getMessage());
   }
 
-  /** Keeps a failure for the snapshot, and logs it unless one was logged less than a minute ago. */
+  /**
+   * Keeps a failure for the snapshot, and logs it unless one was logged less than a minute ago. The
+   * log line carries the failure's chain of classes and messages, masked, and where it was thrown;
+   * never the raw exception, whose messages may hold a secret.
+   */
   private void failed(@Nullable Throwable failure, String what) {
     lastFailure = scheduler.clock().instant();
     lastFailureMessage = what;
@@ -440,12 +523,27 @@ final class ScheduledJob {
     if ((allowed == Long.MIN_VALUE || now - allowed >= 0)
         && nextWarn.compareAndSet(allowed, now + LOG_INTERVAL_NANOS)) {
       log.warn(
-          "scheduler {}: job {} {} (logged at most once a minute; every one is counted)",
+          "scheduler {}: job {} {}{} (logged at most once a minute; every one is counted)",
           scheduler.name(),
           name,
           what,
-          failure);
+          failure == null ? "" : chain(failure));
     }
+  }
+
+  /** The causes of a failure and where it was thrown, masked: {@code "; caused by ... at ..."}. */
+  private static String chain(Throwable failure) {
+    StringBuilder out = new StringBuilder();
+    StackTraceElement[] trace = failure.getStackTrace();
+    if (trace.length > 0) {
+      out.append(" at ").append(trace[0]);
+    }
+    Throwable cause = failure.getCause();
+    for (int depth = 0; cause != null && cause != failure && depth < 8; depth++) {
+      out.append("; caused by ").append(message(cause));
+      cause = cause.getCause();
+    }
+    return out.toString();
   }
 
   /** Anchors the estimate of the database's clock to a reading just taken. */
@@ -487,7 +585,8 @@ final class ScheduledJob {
         count(Outcome.LOCK_LOST).sum(),
         count(Skip.LOCK_HELD).sum(),
         count(Skip.ALREADY_RAN).sum(),
-        count(Skip.ERROR).sum(),
+        attemptErrors.sum() + recordErrors.sum(),
+        missed.sum(),
         intended);
   }
 
@@ -508,6 +607,8 @@ final class ScheduledJob {
     private volatile boolean lockHeld = true;
     private volatile @Nullable Outcome stop;
     private boolean finished; // guarded by this
+    private boolean abandoned; // guarded by this
+    private final AtomicBoolean checking = new AtomicBoolean();
 
     Run(String name, Instant period, Deadline deadline, Thread thread, LockSession session) {
       this.name = name;
@@ -542,9 +643,12 @@ final class ScheduledJob {
       return deadline;
     }
 
-    /** Marks the lock lost and stops the run; true if this call was the first to see it. */
+    /**
+     * Marks the lock lost and stops the run; true if this call was the first to see it while the
+     * run was still going.
+     */
     synchronized boolean loseLock() {
-      if (!lockHeld) {
+      if (!lockHeld || finished) {
         return false;
       }
       lockHeld = false;
@@ -561,9 +665,28 @@ final class ScheduledJob {
       thread.interrupt();
     }
 
-    /** Gives up on a run that ignores its cancellation: the server releases its lock. */
-    void abandon() {
+    /**
+     * Gives up on a run that ignores its cancellation: the server releases its lock. True if this
+     * call did it, false if the run is over or was given up on before.
+     */
+    boolean abandon() {
+      synchronized (this) {
+        if (finished || abandoned) {
+          return false;
+        }
+        abandoned = true;
+      }
       session.abort();
+      return true;
+    }
+
+    /** Whether a lock check may start: false while the last one is still going. */
+    boolean startCheck() {
+      return checking.compareAndSet(false, true);
+    }
+
+    void endCheck() {
+      checking.set(false);
     }
 
     synchronized boolean isFinished() {

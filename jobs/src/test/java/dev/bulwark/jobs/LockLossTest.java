@@ -133,6 +133,46 @@ class LockLossTest {
         .isEqualTo(Db.count(db, "select count(distinct period) from ticks"));
   }
 
+  @Test
+  void aRunStuckPastItsTimeLimitGivesUpItsLock(TestDatabase db) throws Exception {
+    HikariDataSource pool = Db.pool(db, "stuck", 3);
+    open.add(pool);
+    LockingScheduler scheduler = LockingScheduler.postgres(pool).name("stuck").build();
+    open.add(scheduler);
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    scheduler.schedule(
+        "import",
+        Schedule.fixedRate(Duration.ofSeconds(1)),
+        Duration.ofMillis(200),
+        context -> {
+          started.countDown();
+          while (true) {
+            try {
+              if (release.await(60, TimeUnit.SECONDS)) {
+                return;
+              }
+            } catch (InterruptedException ignored) {
+              // A call that does not stop when interrupted.
+            }
+          }
+        });
+    assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+    long key = LockKeys.of("stuck", "import");
+    Await.until(
+        Duration.ofSeconds(10),
+        "the lock's release a second after the time limit",
+        () -> Db.lockHolders(db, key).isEmpty());
+    assertThat(scheduler.snapshot("import").orElseThrow().running()).isTrue();
+    release.countDown();
+    Await.until(
+        Duration.ofSeconds(10),
+        "the stuck run's end",
+        () -> scheduler.snapshot("import").orElseThrow().timeouts() == 1);
+    assertThat(scheduler.snapshot("import").orElseThrow().lastFailureMessage())
+        .isEqualTo("passed its time limit");
+  }
+
   private static void insert(HikariDataSource pool, Instant period, String instance)
       throws Exception {
     try (Connection c = pool.getConnection();

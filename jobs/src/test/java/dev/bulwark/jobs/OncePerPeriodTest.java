@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -90,6 +91,7 @@ class OncePerPeriodTest {
       assertThat(tick.errors()).isZero();
       runs += tick.runs();
       skipped += tick.skippedLockHeld() + tick.skippedAlreadyRan();
+      assertThat(tick.missed()).isZero();
     }
     assertThat(runs).isEqualTo(periods);
     assertThat(skipped).isGreaterThan(0);
@@ -122,5 +124,57 @@ class OncePerPeriodTest {
     JobSnapshot tick = scheduler.snapshot("tick").orElseThrow();
     assertThat(tick.errors()).isZero();
     assertThat(tick.successes()).isGreaterThanOrEqualTo(3);
+  }
+
+  @Test
+  void twoSchedulersWithJobsOfTheSameNameDoNotFenceEachOther(TestDatabase db) throws Exception {
+    HikariDataSource pool = Db.pool(db, "shared", 4);
+    open.add(pool);
+    AtomicInteger billing = new AtomicInteger();
+    AtomicInteger reports = new AtomicInteger();
+    for (String name : new String[] {"billing", "reports"}) {
+      LockingScheduler scheduler = LockingScheduler.postgres(pool).name(name).build();
+      open.add(scheduler);
+      AtomicInteger runs = name.equals("billing") ? billing : reports;
+      scheduler.schedule(
+          "cleanup", Schedule.fixedRate(Duration.ofSeconds(1)), context -> runs.incrementAndGet());
+    }
+    Await.until(
+        Duration.ofSeconds(30),
+        "three runs of each application's cleanup",
+        () -> billing.get() >= 3 && reports.get() >= 3);
+    assertThat(
+            Db.strings(
+                db,
+                "select distinct scheduler from bulwark_job_runs where job = 'cleanup' order by 1"))
+        .containsExactly("billing", "reports");
+  }
+
+  @Test
+  void periodsWithoutARunAnywhereAreCountedByTheRunAfterThem(TestDatabase db) throws Exception {
+    HikariDataSource pool = Db.pool(db, "missed", 3);
+    open.add(pool);
+    LockingScheduler scheduler = LockingScheduler.postgres(pool).name("missed").build();
+    open.add(scheduler);
+    // A run recorded some seconds ago, and nothing since: as if every instance had been down.
+    Db.execute(
+        db,
+        "insert into bulwark_job_runs (scheduler, job, period_start, owner, started_at, finished_at)"
+            + " select 'missed', 'tick', date_trunc('second', clock_timestamp()) - interval '6 s',"
+            + " 'gone', clock_timestamp(), clock_timestamp()");
+    Instant recorded =
+        Instant.parse(
+            Db.strings(
+                    db,
+                    "select to_char(period_start at time zone 'UTC',"
+                        + " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') from bulwark_job_runs")
+                .get(0));
+    AtomicInteger runs = new AtomicInteger();
+    scheduler.schedule(
+        "tick", Schedule.fixedRate(Duration.ofSeconds(1)), context -> runs.incrementAndGet());
+    Await.until(Duration.ofSeconds(30), "a run", () -> runs.get() >= 1);
+    JobSnapshot tick = scheduler.snapshot("tick").orElseThrow();
+    long expected = Duration.between(recorded, tick.lastPeriod()).getSeconds() - 1;
+    assertThat(tick.missed()).isEqualTo(expected).isGreaterThanOrEqualTo(5);
   }
 }
