@@ -4,6 +4,7 @@ import dev.bulwark.timeouts.Ticker;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
@@ -43,7 +44,10 @@ final class WorkQueue {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
   private final Condition notFull = lock.newCondition();
-  private final Object[] items;
+
+  /** The ring; a slot is null when it holds no item. */
+  private final @Nullable Object[] items;
+
   private final int batchSize;
   private final int alertAt;
   private final long flushNanos;
@@ -162,7 +166,7 @@ final class WorkQueue {
         return Code.of(enqueue(item, Offer.ACCEPTED));
       }
       // Full: the oldest leaves and the new one takes its place, the depth unchanged.
-      Object oldest = items[takeIndex];
+      Object oldest = held(takeIndex);
       items[takeIndex] = null;
       if (++takeIndex == items.length) {
         takeIndex = 0;
@@ -201,6 +205,11 @@ final class WorkQueue {
     static Code of(int result) {
       return ALL[result];
     }
+  }
+
+  /** The item in a slot between {@code takeIndex} and {@code putIndex}, which holds one. */
+  private Object held(int slot) {
+    return Objects.requireNonNull(items[slot], "a queued slot holds an item");
   }
 
   private int count(Offer outcome) {
@@ -402,7 +411,7 @@ final class WorkQueue {
       abandoned = true;
       closed = true;
       while (count > 0) {
-        givenBack.add(items[takeIndex]);
+        givenBack.add(held(takeIndex));
         items[takeIndex] = null;
         if (++takeIndex == items.length) {
           takeIndex = 0;
