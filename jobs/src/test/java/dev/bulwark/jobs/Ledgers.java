@@ -1,0 +1,30 @@
+package dev.bulwark.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The ledger's invariant, checked after every scenario. */
+final class Ledgers {
+  private Ledgers() {}
+
+  /** Every count is zero or more, and they add up: {@code unaccounted() == 0}. */
+  static WorkerLedger assertBalanced(WorkerLedger ledger) {
+    assertThat(ledger.submitted()).as("submitted").isNotNegative();
+    assertThat(ledger.processed()).as("processed").isNotNegative();
+    assertThat(ledger.deadLettered()).as("deadLettered").isNotNegative();
+    assertThat(ledger.rejected()).as("rejected").isNotNegative();
+    assertThat(ledger.dropped()).as("dropped").isNotNegative();
+    assertThat(ledger.returned()).as("returned").isNotNegative();
+    assertThat(ledger.inFlight()).as("inFlight").isNotNegative();
+    assertThat(ledger.unaccounted()).as("unaccounted items in %s", ledger).isZero();
+    return ledger;
+  }
+
+  /** The worker's ledger now, balanced, with {@code inFlight} equal to depth plus handler. */
+  static WorkerLedger assertBalanced(BoundedWorker<?> worker) {
+    WorkerSnapshot snapshot = worker.snapshot();
+    assertThat(snapshot.ledger().inFlight())
+        .as("inFlight")
+        .isEqualTo((long) snapshot.depth() + snapshot.inHandler());
+    return assertBalanced(snapshot.ledger());
+  }
+}
