@@ -8,9 +8,12 @@ import dev.bulwark.core.Secrets;
 import dev.bulwark.examples.ratelimit.QuoteServer;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
+import dev.bulwark.jobs.BoundedWorker;
 import dev.bulwark.jobs.JobSnapshot;
 import dev.bulwark.jobs.LockingScheduler;
+import dev.bulwark.jobs.Offer;
 import dev.bulwark.jobs.Schedule;
+import dev.bulwark.jobs.ShutdownReport;
 import dev.bulwark.pool.PoolProfile;
 import dev.bulwark.pool.Pools;
 import dev.bulwark.ratelimit.ClientAddress;
@@ -40,11 +43,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -109,6 +114,7 @@ public final class Demo {
     rateLimitedRoute(redis, registry);
     try (TestDatabase db = postgres.newDatabase()) {
       scheduledJobs(db, registry);
+      boundedWorker(db, registry);
     }
     System.out.println("== metrics");
     System.out.println(
@@ -185,6 +191,68 @@ public final class Demo {
               + settle.skippedAlreadyRan()
               + ", failures "
               + settle.failures());
+    }
+  }
+
+  /**
+   * Findings 14 and 15: a bounded queue that one thread drains into PostgreSQL in batches, and
+   * whose every item is accounted for when it stops.
+   */
+  private static void boundedWorker(TestDatabase db, MeterRegistry registry) throws Exception {
+    System.out.println(
+        "== jobs: a bounded worker, capacity 100, batches of 25, draining into PostgreSQL");
+    try (HikariDataSource pool =
+        Pools.postgres(db.jdbcUrl(), db.user(), db.password())
+            .profile(PoolProfile.WORKER)
+            .poolName("activity")
+            .build()) {
+      try (Connection c = pool.getConnection();
+          Statement s = c.createStatement()) {
+        s.execute("create table activity (id bigint primary key, action text not null)");
+      }
+      BoundedWorker<Long> worker =
+          BoundedWorker.<Long>builder("activity")
+              .capacity(100)
+              .batchSize(25)
+              .flushEvery(Duration.ofMillis(200))
+              .alertAt(50)
+              .handler(
+                  batch -> {
+                    try (Connection c = pool.getConnection();
+                        PreparedStatement insert =
+                            c.prepareStatement(
+                                "insert into activity values (?, 'view') on conflict do nothing")) {
+                      for (long id : batch) {
+                        insert.setLong(1, id);
+                        insert.addBatch();
+                      }
+                      insert.executeBatch();
+                    }
+                  })
+              .meterRegistry(registry)
+              .build();
+      Map<Offer, Integer> outcomes = new EnumMap<>(Offer.class);
+      for (long id = 1; id <= 250; id++) {
+        outcomes.merge(worker.offer(id), 1, Integer::sum);
+      }
+      System.out.println("250 offers at once: " + outcomes);
+      ShutdownReport<Long> report = worker.shutdown(Duration.ofSeconds(10));
+      long rows;
+      try (Connection c = pool.getConnection();
+          Statement s = c.createStatement();
+          ResultSet r = s.executeQuery("select count(*) from activity")) {
+        r.next();
+        rows = r.getLong(1);
+      }
+      System.out.println(
+          "shutdown: "
+              + report.reason()
+              + ", drained "
+              + report.drained()
+              + ", rows in the table "
+              + rows);
+      System.out.println(
+          "ledger " + report.ledger() + ", unaccounted " + report.ledger().unaccounted());
     }
   }
 
