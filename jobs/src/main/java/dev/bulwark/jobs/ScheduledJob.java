@@ -288,6 +288,8 @@ final class ScheduledJob {
         count(Skip.ALREADY_RAN).increment();
         Instant end = table.lastEnd(c, name);
         intended = end == null ? now : end.plus(schedule.period());
+      } else {
+        table.prune(c, name, period.minus(scheduler.history()));
       }
       return period;
     }
