@@ -69,6 +69,9 @@ final class ScheduledJob {
   /** How long an attempt that failed to reach the database waits before it tries again. */
   static final Duration ERROR_RETRY = Duration.ofSeconds(5);
 
+  /** How long an attempt that found every thread of the scheduler taken waits to try again. */
+  static final Duration DISPATCH_RETRY = Duration.ofMillis(10);
+
   /** The least time between two WARN lines about one job's failures. */
   static final long LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
 
@@ -203,7 +206,9 @@ final class ScheduledJob {
     try {
       scheduler.runners().execute(this::attempt);
     } catch (RejectedExecutionException e) {
-      // The scheduler is closing.
+      // The scheduler is closing, and submit() does nothing; or all maxJobs threads are taken, one
+      // still on its way back from an attempt that already submitted its successor: try again.
+      submit(DISPATCH_RETRY.toNanos());
     }
   }
 
