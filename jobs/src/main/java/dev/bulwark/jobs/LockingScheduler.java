@@ -47,10 +47,11 @@ import org.slf4j.LoggerFactory;
  *       clock_timestamp()}, never {@code now()}, which is the start of a transaction) and tries
  *       {@code pg_try_advisory_lock} on the job's 64-bit key. An instance that does not get it
  *       skips the period, counted.
- *   <li>Under the lock, it records {@code (job, period_start)} in the run table with {@code insert
- *       ... on conflict do nothing}; a period already recorded is skipped, counted. The period is
- *       computed from the database's clock, so instances whose JVM clocks disagree by minutes still
- *       agree on it; the JVM's clock is only used for the times in {@link JobSnapshot}.
+ *   <li>Under the lock, it records {@code (scheduler, job, period_start)} in the run table with
+ *       {@code insert ... on conflict do nothing}; a period already recorded is skipped, counted.
+ *       The period is computed from the database's clock, so instances whose JVM clocks disagree by
+ *       minutes still agree on it; the JVM's clock is only used for the times in {@link
+ *       JobSnapshot}.
  *   <li>While the job runs, the scheduler checks the lock's session every {@code
  *       lockCheckInterval}. If the session ended (its backend was terminated, the network broke),
  *       the job is told ({@link JobContext#isLockHeld()}, {@link JobContext#isCancelled()}) and
@@ -135,7 +136,7 @@ public final class LockingScheduler implements AutoCloseable {
   private LockingScheduler(Builder b) {
     this.name = b.name == null ? DEFAULT_NAME : b.name;
     this.dataSource = b.dataSource;
-    this.table = new RunTable(b.table == null ? DEFAULT_TABLE : b.table);
+    this.table = new RunTable(b.table == null ? DEFAULT_TABLE : b.table, name);
     this.instance =
         b.instance == null ? ManagementFactory.getRuntimeMXBean().getName() : b.instance;
     this.timeLimit = b.timeLimit == null ? DEFAULT_TIME_LIMIT : b.timeLimit;
@@ -186,8 +187,8 @@ public final class LockingScheduler implements AutoCloseable {
    * period on the database's clock (at once for a {@link Schedule#fixedDelay}).
    *
    * @param name the job's name: 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'};
-   *     with the scheduler's name, it makes the lock key and the run table's {@code job} column, so
-   *     every instance must give the same job the same name
+   *     with the scheduler's name, it makes the lock key and the key of the job's rows in the run
+   *     table, so every instance must give the same job the same name
    * @param schedule when it runs
    * @param job the work
    * @throws IllegalArgumentException if the name is not an identifier
@@ -466,9 +467,10 @@ public final class LockingScheduler implements AutoCloseable {
     }
 
     /**
-     * The table of the runs, one row per job and period, created by {@link #build()} if it does not
-     * exist ({@code create table if not exists}, serialized across instances by an advisory lock).
-     * Default: {@code bulwark_job_runs}, in the connection's current schema.
+     * The table of the runs, one row per scheduler name, job and period (so that schedulers of
+     * different names can share it), created by {@link #build()} if it does not exist ({@code
+     * create table if not exists}, serialized across instances by an advisory lock). Default:
+     * {@code bulwark_job_runs}, in the connection's current schema.
      *
      * @param table a lowercase unquoted name, optionally schema-qualified: {@code [a-z_][a-z0-9_]*}
      *     up to 63 characters per part
@@ -643,7 +645,7 @@ public final class LockingScheduler implements AutoCloseable {
       if (meterRegistry != null) {
         Meters.requireUnused(meterRegistry, RUNS_METER, "scheduler", schedulerName, "name");
       }
-      RunTable runs = new RunTable(table == null ? DEFAULT_TABLE : table);
+      RunTable runs = new RunTable(table == null ? DEFAULT_TABLE : table, schedulerName);
       try (Connection first = dataSource.getConnection();
           Connection second = dataSource.getConnection()) {
         int one = pid(first);

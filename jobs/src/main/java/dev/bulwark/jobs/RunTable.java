@@ -12,43 +12,52 @@ import java.time.ZoneOffset;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The table of the periods that ran, one row per {@code (job, period_start)}: the fence that keeps
- * a period from running twice, whichever instance holds the lock when. Every statement reads the
- * database's clock with {@code clock_timestamp()}, never {@code now()}, which is the start of the
- * transaction. Stateless; each method runs on the connection it is given.
+ * The table of the periods that ran, one row per {@code (scheduler, job, period_start)}: the fence
+ * that keeps a period from running twice, whichever instance holds the lock when. The scheduler's
+ * name is part of every row's key, as it is of the lock keys, so that schedulers of different names
+ * that share the table never see each other's runs. Every statement reads the database's clock with
+ * {@code clock_timestamp()}, never {@code now()}, which is the start of the transaction. Immutable;
+ * each method runs on the connection it is given.
  */
 final class RunTable {
   private final String table;
+  private final String scheduler;
   private final String insertPeriod;
   private final String insertIfDelayPassed;
   private final String lastEnd;
   private final String finish;
   private final String prune;
 
-  RunTable(String table) {
+  /** The table {@code table} of the runs of scheduler {@code scheduler}'s jobs. */
+  RunTable(String table, String scheduler) {
     this.table = table;
+    this.scheduler = scheduler;
     this.insertPeriod =
         "insert into "
             + table
-            + " (job, period_start, owner, started_at) values (?, ?, ?, clock_timestamp())"
-            + " on conflict do nothing";
+            + " (scheduler, job, period_start, owner, started_at)"
+            + " values (?, ?, ?, ?, clock_timestamp()) on conflict do nothing";
     this.insertIfDelayPassed =
         "insert into "
             + table
-            + " (job, period_start, owner, started_at)"
-            + " select ?, date_trunc('milliseconds', clock_timestamp()), ?, clock_timestamp()"
+            + " (scheduler, job, period_start, owner, started_at)"
+            + " select ?, ?, date_trunc('milliseconds', clock_timestamp()), ?, clock_timestamp()"
             + " where not exists (select 1 from "
             + table
-            + " where job = ? and coalesce(finished_at, period_start) + make_interval(secs => ?)"
+            + " where scheduler = ? and job = ?"
+            + " and coalesce(finished_at, period_start) + make_interval(secs => ?)"
             + " > clock_timestamp())"
             + " on conflict do nothing returning period_start";
     this.lastEnd =
-        "select max(coalesce(finished_at, period_start)) from " + table + " where job = ?";
+        "select max(coalesce(finished_at, period_start)) from "
+            + table
+            + " where scheduler = ? and job = ?";
     this.finish =
         "update "
             + table
-            + " set finished_at = clock_timestamp(), outcome = ? where job = ? and period_start = ?";
-    this.prune = "delete from " + table + " where job = ? and period_start < ?";
+            + " set finished_at = clock_timestamp(), outcome = ?"
+            + " where scheduler = ? and job = ? and period_start = ?";
+    this.prune = "delete from " + table + " where scheduler = ? and job = ? and period_start < ?";
   }
 
   String name() {
@@ -67,9 +76,9 @@ final class RunTable {
       s.execute(
           "create table if not exists "
               + table
-              + " (job text not null, period_start timestamptz not null, owner text not null,"
-              + " started_at timestamptz not null, finished_at timestamptz, outcome text,"
-              + " primary key (job, period_start))");
+              + " (scheduler text not null, job text not null, period_start timestamptz not null,"
+              + " owner text not null, started_at timestamptz not null, finished_at timestamptz,"
+              + " outcome text, primary key (scheduler, job, period_start))");
       c.commit();
     } catch (SQLException | RuntimeException e) {
       c.rollback();
@@ -82,9 +91,10 @@ final class RunTable {
   /** Records a fixed period; true if this call recorded it, false if it was already there. */
   boolean claim(Connection c, String job, Instant periodStart, String owner) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(insertPeriod)) {
-      s.setString(1, job);
-      s.setObject(2, timestamp(periodStart));
-      s.setString(3, owner);
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setObject(3, timestamp(periodStart));
+      s.setString(4, owner);
       return s.executeUpdate() == 1;
     }
   }
@@ -96,10 +106,12 @@ final class RunTable {
   @Nullable Instant claimAfterDelay(Connection c, String job, Duration delay, String owner)
       throws SQLException {
     try (PreparedStatement s = c.prepareStatement(insertIfDelayPassed)) {
-      s.setString(1, job);
-      s.setString(2, owner);
-      s.setString(3, job);
-      s.setLong(4, delay.getSeconds());
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setString(3, owner);
+      s.setString(4, scheduler);
+      s.setString(5, job);
+      s.setLong(6, delay.getSeconds());
       try (ResultSet r = s.executeQuery()) {
         return r.next() ? instant(r, 1) : null;
       }
@@ -109,7 +121,8 @@ final class RunTable {
   /** When the last run of a job ended (or started, if it never ended), or null if none ran. */
   @Nullable Instant lastEnd(Connection c, String job) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(lastEnd)) {
-      s.setString(1, job);
+      s.setString(1, scheduler);
+      s.setString(2, job);
       try (ResultSet r = s.executeQuery()) {
         return r.next() ? instant(r, 1) : null;
       }
@@ -120,8 +133,9 @@ final class RunTable {
   void finish(Connection c, String job, Instant periodStart, String outcome) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(finish)) {
       s.setString(1, outcome);
-      s.setString(2, job);
-      s.setObject(3, timestamp(periodStart));
+      s.setString(2, scheduler);
+      s.setString(3, job);
+      s.setObject(4, timestamp(periodStart));
       s.executeUpdate();
     }
   }
@@ -129,8 +143,9 @@ final class RunTable {
   /** Deletes a job's rows of periods that started before {@code before}. */
   int prune(Connection c, String job, Instant before) throws SQLException {
     try (PreparedStatement s = c.prepareStatement(prune)) {
-      s.setString(1, job);
-      s.setObject(2, timestamp(before));
+      s.setString(1, scheduler);
+      s.setString(2, job);
+      s.setObject(3, timestamp(before));
       return s.executeUpdate();
     }
   }

@@ -309,13 +309,15 @@ class SchedulerBuilderTest {
         .hasToString("LockingScheduler[name=default, table=bulwark_job_runs, jobs=0]");
     assertThat(columns(db, "public", "bulwark_job_runs"))
         .containsExactly(
+            "scheduler text NO",
             "job text NO",
             "period_start timestamp with time zone NO",
             "owner text NO",
             "started_at timestamp with time zone NO",
             "finished_at timestamp with time zone YES",
             "outcome text YES");
-    assertThat(primaryKey(db, "public", "bulwark_job_runs")).containsExactly("job", "period_start");
+    assertThat(primaryKey(db, "public", "bulwark_job_runs"))
+        .containsExactly("scheduler", "job", "period_start");
 
     // Again, on the table that exists now.
     LockingScheduler again = opened(LockingScheduler.postgres(pool).name("again").build());
@@ -333,7 +335,7 @@ class SchedulerBuilderTest {
     LockingScheduler scheduler =
         opened(LockingScheduler.postgres(pool).name("billing").table("jobs.runs").build());
     assertThat(scheduler).hasToString("LockingScheduler[name=billing, table=jobs.runs, jobs=0]");
-    assertThat(primaryKey(db, "jobs", "runs")).containsExactly("job", "period_start");
+    assertThat(primaryKey(db, "jobs", "runs")).containsExactly("scheduler", "job", "period_start");
     assertThat(tables(db, "bulwark_job_runs")).isZero();
   }
 
@@ -365,7 +367,8 @@ class SchedulerBuilderTest {
       threads.shutdownNow();
     }
     assertThat(tables(db, "bulwark_job_runs")).isOne();
-    assertThat(primaryKey(db, "public", "bulwark_job_runs")).containsExactly("job", "period_start");
+    assertThat(primaryKey(db, "public", "bulwark_job_runs"))
+        .containsExactly("scheduler", "job", "period_start");
   }
 
   @Test
