@@ -272,8 +272,8 @@ final class ScheduledJob {
         intended = currentPeriod.isAfter(period) ? currentPeriod : schedule.nextStart(now);
       }
     } catch (SQLException | RuntimeException e) {
-      count(Skip.ERROR).increment();
       failed(e, "could not make an attempt: " + message(e));
+      count(Skip.ERROR).increment();
       retry = ERROR_RETRY.toNanos();
     } finally {
       submit(retry >= 0 ? retry : delayUntil(intended));
@@ -350,16 +350,17 @@ final class ScheduledJob {
     }
     Duration took = Duration.ofNanos(scheduler.ticker().read() - start);
     Outcome outcome = run.outcome(failure);
-    count(outcome).increment();
-    Timer timer = timers.get(outcome);
-    if (timer != null) {
-      timer.record(took);
-    }
     lastDuration = took;
     if (outcome == Outcome.SUCCESS) {
       lastSuccess = scheduler.clock().instant();
     } else {
       failed(failure, describe(outcome, failure));
+    }
+    // Counted last, so that a snapshot that shows the run's count shows its times and message too.
+    count(outcome).increment();
+    Timer timer = timers.get(outcome);
+    if (timer != null) {
+      timer.record(took);
     }
     record(session, period, outcome);
     if (failure instanceof VirtualMachineError) {
@@ -379,8 +380,8 @@ final class ScheduledJob {
       c.setAutoCommit(true);
       scheduler.table().finish(c, name, period, outcome.tag());
     } catch (SQLException | RuntimeException e) {
-      count(Skip.ERROR).increment();
       failed(e, "could not record the end of its run for " + period + ": " + message(e));
+      count(Skip.ERROR).increment();
     }
   }
 
@@ -461,6 +462,17 @@ final class ScheduledJob {
   }
 
   JobSnapshot snapshot() {
+    // The counts first: each is published after the times and message of what it counts, so a
+    // count read here comes with them.
+    long started = runs.sum();
+    long successes = count(Outcome.SUCCESS).sum();
+    long timeouts = count(Outcome.TIMEOUT).sum();
+    long lockLosses = count(Outcome.LOCK_LOST).sum();
+    long failures =
+        count(Outcome.FAILURE).sum() + timeouts + lockLosses + count(Outcome.CANCELLED).sum();
+    long lockHeld = count(Skip.LOCK_HELD).sum();
+    long alreadyRan = count(Skip.ALREADY_RAN).sum();
+    long errors = count(Skip.ERROR).sum();
     return new JobSnapshot(
         name,
         schedule.toString(),
@@ -471,17 +483,14 @@ final class ScheduledJob {
         lastSuccess,
         lastFailure,
         lastFailureMessage,
-        runs.sum(),
-        count(Outcome.SUCCESS).sum(),
-        count(Outcome.FAILURE).sum()
-            + count(Outcome.TIMEOUT).sum()
-            + count(Outcome.LOCK_LOST).sum()
-            + count(Outcome.CANCELLED).sum(),
-        count(Outcome.TIMEOUT).sum(),
-        count(Outcome.LOCK_LOST).sum(),
-        count(Skip.LOCK_HELD).sum(),
-        count(Skip.ALREADY_RAN).sum(),
-        count(Skip.ERROR).sum());
+        started,
+        successes,
+        failures,
+        timeouts,
+        lockLosses,
+        lockHeld,
+        alreadyRan,
+        errors);
   }
 
   /** Removes this job's meters from the registry. */
