@@ -214,8 +214,8 @@ public final class LockingScheduler implements AutoCloseable {
    * period on the database's clock (at once for a {@link Schedule#fixedDelay}).
    *
    * @param name the job's name: 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'};
-   *     with the scheduler's name, it makes the lock key and the run table's {@code job} column, so
-   *     every instance must give the same job the same name
+   *     with the scheduler's name, it makes the lock key and the key of the job's rows in the run
+   *     table, so every instance must give the same job the same name
    * @param schedule when it runs
    * @param job the work
    * @throws IllegalArgumentException if the name is not an identifier
@@ -506,9 +506,10 @@ public final class LockingScheduler implements AutoCloseable {
     }
 
     /**
-     * The table of the runs, one row per job and period, created by {@link #build()} if it does not
-     * exist ({@code create table if not exists}, serialized across instances by an advisory lock).
-     * Default: {@code bulwark_job_runs}, in the connection's current schema.
+     * The table of the runs, one row per scheduler name, job and period (so that schedulers of
+     * different names can share it), created by {@link #build()} if it does not exist ({@code
+     * create table if not exists}, serialized across instances by an advisory lock). Default:
+     * {@code bulwark_job_runs}, in the connection's current schema.
      *
      * @param table a lowercase unquoted name, optionally schema-qualified: {@code [a-z_][a-z0-9_]*}
      *     up to 63 characters per part

@@ -26,8 +26,9 @@ import org.jspecify.annotations.Nullable;
  *       anywhere ended (or, for a run that died unfinished, since it started); the first run starts
  *       at once;
  *   <li>{@link #dailyAt(LocalTime, ZoneId)}: one period a day, from that local time to the same
- *       time the next day. In a daylight-saving gap the period starts at the first valid time after
- *       it; in an overlap, at the earlier of the two instants;
+ *       time the next day. A time in a daylight-saving gap moves forward by the gap's length (02:30
+ *       in a gap from 02:00 to 03:00 starts the period at 03:30); a time in an overlap takes the
+ *       earlier of its two instants;
  *   <li>{@link #weeklyOn(DayOfWeek, LocalTime, ZoneId)}: one period a week, the same way.
  * </ul>
  *

@@ -227,8 +227,8 @@ final class ScheduledJob {
       if (!scheduler.isClosed()) {
         // Cannot happen while each job has at most one attempt in flight and the pool has room
         // for every job; if it does, the job must not stop silently.
-        attemptErrors.increment();
         failed(e, "could not start an attempt: " + message(e));
+        attemptErrors.increment();
         submit(ERROR_RETRY.toNanos());
       }
     }
@@ -300,8 +300,8 @@ final class ScheduledJob {
         intended = currentPeriod.isAfter(period) ? currentPeriod : schedule.nextStart(now);
       }
     } catch (SQLException | RuntimeException e) {
-      attemptErrors.increment();
       failed(e, "could not make an attempt: " + message(e));
+      attemptErrors.increment();
       retry = ERROR_RETRY.toNanos();
     } finally {
       submit(retry >= 0 ? retry : delayUntil(intended));
@@ -400,16 +400,17 @@ final class ScheduledJob {
     }
     Duration took = Duration.ofNanos(scheduler.ticker().read() - start);
     Outcome outcome = run.outcome(failure);
-    count(outcome).increment();
-    Timer timer = this.timers.get(outcome);
-    if (timer != null) {
-      timer.record(took);
-    }
     lastDuration = took;
     if (outcome == Outcome.SUCCESS) {
       lastSuccess = scheduler.clock().instant();
     } else {
       failed(failure, describe(outcome, failure));
+    }
+    // Counted last, so that a snapshot that shows the run's count shows its times and message too.
+    count(outcome).increment();
+    Timer timer = this.timers.get(outcome);
+    if (timer != null) {
+      timer.record(took);
     }
     record(session, period, outcome);
     return failure instanceof VirtualMachineError ? (VirtualMachineError) failure : null;
@@ -449,8 +450,8 @@ final class ScheduledJob {
       c.setAutoCommit(true);
       scheduler.table().finish(c, name, period, outcome.tag());
     } catch (SQLException | RuntimeException e) {
-      recordErrors.increment();
       failed(e, "could not record the end of its run for " + period + ": " + message(e));
+      recordErrors.increment();
     }
   }
 
@@ -492,7 +493,9 @@ final class ScheduledJob {
   }
 
   private static String describe(Outcome outcome, @Nullable Throwable failure) {
-    String cause = failure == null ? "" : ": " + message(failure);
+    // The interrupt that stopped the run is the scheduler's own doing, not a cause worth showing.
+    boolean interrupted = outcome != Outcome.FAILURE && failure instanceof InterruptedException;
+    String cause = failure == null || interrupted ? "" : ": " + message(failure);
     switch (outcome) {
       case TIMEOUT:
         return "passed its time limit" + cause;
@@ -565,6 +568,18 @@ final class ScheduledJob {
   }
 
   JobSnapshot snapshot() {
+    // The counts first: each is published after the times and message of what it counts, so a
+    // count read here comes with them.
+    long started = runs.sum();
+    long successes = count(Outcome.SUCCESS).sum();
+    long timeouts = count(Outcome.TIMEOUT).sum();
+    long lockLosses = count(Outcome.LOCK_LOST).sum();
+    long failures =
+        count(Outcome.FAILURE).sum() + timeouts + lockLosses + count(Outcome.CANCELLED).sum();
+    long lockHeld = count(Skip.LOCK_HELD).sum();
+    long alreadyRan = count(Skip.ALREADY_RAN).sum();
+    long errors = attemptErrors.sum() + recordErrors.sum();
+    long missedPeriods = missed.sum();
     return new JobSnapshot(
         name,
         schedule.toString(),
@@ -575,18 +590,15 @@ final class ScheduledJob {
         lastSuccess,
         lastFailure,
         lastFailureMessage,
-        runs.sum(),
-        count(Outcome.SUCCESS).sum(),
-        count(Outcome.FAILURE).sum()
-            + count(Outcome.TIMEOUT).sum()
-            + count(Outcome.LOCK_LOST).sum()
-            + count(Outcome.CANCELLED).sum(),
-        count(Outcome.TIMEOUT).sum(),
-        count(Outcome.LOCK_LOST).sum(),
-        count(Skip.LOCK_HELD).sum(),
-        count(Skip.ALREADY_RAN).sum(),
-        attemptErrors.sum() + recordErrors.sum(),
-        missed.sum(),
+        started,
+        successes,
+        failures,
+        timeouts,
+        lockLosses,
+        lockHeld,
+        alreadyRan,
+        errors,
+        missedPeriods,
         intended);
   }
 
