@@ -396,7 +396,6 @@ final class ScheduledJob {
         timer.cancel(false);
       }
       run.finish();
-      current = null;
     }
     Duration took = Duration.ofNanos(scheduler.ticker().read() - start);
     Outcome outcome = run.outcome(failure);
@@ -412,6 +411,8 @@ final class ScheduledJob {
     if (timer != null) {
       timer.record(took);
     }
+    current = null; // and only now: a snapshot that says the run is over has its counts
+
     record(session, period, outcome);
     return failure instanceof VirtualMachineError ? (VirtualMachineError) failure : null;
   }
