@@ -1,0 +1,81 @@
+package dev.bulwark.queries;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import net.ttddyy.dsproxy.ExecutionInfo;
+import net.ttddyy.dsproxy.QueryInfo;
+import net.ttddyy.dsproxy.listener.MethodExecutionContext;
+import net.ttddyy.dsproxy.listener.MethodExecutionListener;
+import net.ttddyy.dsproxy.listener.QueryExecutionListener;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What datasource-proxy calls around every statement and every JDBC method of a guarded data
+ * source. Before a statement: counts it in the thread's scope (which may throw under {@link
+ * QueryPolicy#THROW}, so that the statement does not run) and applies the default fetch size.
+ * After: times it by shape. After {@code ResultSet.next()} returned true: counts the row.
+ * Thread-safe: its state is the thread's.
+ */
+final class GuardListener implements QueryExecutionListener, MethodExecutionListener {
+  /** The start of the statement running on this thread, in {@link System#nanoTime()}. */
+  private static final ThreadLocal<long[]> START = ThreadLocal.withInitial(() -> new long[1]);
+
+  private final QueryGuard guard;
+
+  GuardListener(QueryGuard guard) {
+    this.guard = guard;
+  }
+
+  @Override
+  public void beforeQuery(ExecutionInfo execution, List<QueryInfo> queries) {
+    QueryScope scope = guard.currentScope();
+    if (scope != null && !queries.isEmpty()) {
+      // A batch runs once: it counts as one statement, of its first statement's shape.
+      scope.statement(guard.shape(queries.get(0).getQuery()));
+    }
+    int fetchSize = guard.fetchSize();
+    if (fetchSize > 0) {
+      fetchSize(execution.getStatement(), fetchSize);
+    }
+    START.get()[0] = System.nanoTime();
+  }
+
+  private static void fetchSize(@Nullable Statement statement, int rows) {
+    if (statement == null) {
+      return;
+    }
+    try {
+      if (statement.getFetchSize() == 0) {
+        statement.setFetchSize(rows);
+      }
+    } catch (SQLException e) {
+      // A closed statement fails on its own when it runs.
+    }
+  }
+
+  @Override
+  public void afterQuery(ExecutionInfo execution, List<QueryInfo> queries) {
+    long nanos = System.nanoTime() - START.get()[0];
+    if (!queries.isEmpty()) {
+      guard.timed(guard.shape(queries.get(0).getQuery()), nanos, guard.currentScope());
+    }
+  }
+
+  @Override
+  public void beforeMethod(MethodExecutionContext context) {}
+
+  @Override
+  public void afterMethod(MethodExecutionContext context) {
+    if (context.getTarget() instanceof ResultSet
+        && Boolean.TRUE.equals(context.getResult())
+        && context.getMethod().getName().equals("next")) {
+      guard.rows(1);
+      QueryScope scope = guard.currentScope();
+      if (scope != null) {
+        scope.row();
+      }
+    }
+  }
+}
