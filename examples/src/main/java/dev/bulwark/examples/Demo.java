@@ -16,6 +16,9 @@ import dev.bulwark.jobs.Schedule;
 import dev.bulwark.jobs.ShutdownReport;
 import dev.bulwark.pool.PoolProfile;
 import dev.bulwark.pool.Pools;
+import dev.bulwark.queries.QueryGuard;
+import dev.bulwark.queries.QueryPolicy;
+import dev.bulwark.queries.QueryScope;
 import dev.bulwark.ratelimit.ClientAddress;
 import dev.bulwark.ratelimit.FailurePolicy;
 import dev.bulwark.ratelimit.KeyResolvers;
@@ -115,6 +118,7 @@ public final class Demo {
     try (TestDatabase db = postgres.newDatabase()) {
       scheduledJobs(db, registry);
       boundedWorker(db, registry);
+      nPlusOne(db, registry);
     }
     System.out.println("== metrics");
     System.out.println(
@@ -253,6 +257,69 @@ public final class Demo {
               + rows);
       System.out.println(
           "ledger " + report.ledger() + ", unaccounted " + report.ledger().unaccounted());
+    }
+  }
+
+  /**
+   * Finding 24: a list endpoint that runs one query per row, reported as an N+1 with the line that
+   * loops, then the same list with a join.
+   */
+  private static void nPlusOne(TestDatabase db, MeterRegistry registry) throws SQLException {
+    System.out.println(
+        "== queries: a customer's 20 appointments, one query per row, then one query for all");
+    QueryGuard guard =
+        QueryGuard.builder().name("demo").policy(QueryPolicy.COUNT).meterRegistry(registry).build();
+    try (HikariDataSource pool =
+        Pools.postgres(db.jdbcUrl(), db.user(), db.password()).poolName("queries").build()) {
+      try (Connection c = pool.getConnection();
+          Statement s = c.createStatement()) {
+        s.execute("create table appointments (id bigint primary key, customer_id bigint, at date)");
+        s.execute(
+            "insert into appointments select g, g % 5, current_date from generate_series(1, 100) g");
+      }
+      DataSource guarded = guard.wrap(pool);
+      QueryScope perRow = guard.begin("GET /customers/{id}/appointments");
+      try (perRow;
+          Connection c = guarded.getConnection()) {
+        List<Long> ids = new ArrayList<>();
+        try (PreparedStatement s =
+            c.prepareStatement("select id from appointments where customer_id = ?")) {
+          s.setLong(1, 3);
+          try (ResultSet r = s.executeQuery()) {
+            while (r.next()) {
+              ids.add(r.getLong(1));
+            }
+          }
+        }
+        for (long id : ids) {
+          try (PreparedStatement s =
+              c.prepareStatement("select at from appointments where id = ?")) {
+            s.setLong(1, id);
+            try (ResultSet r = s.executeQuery()) {
+              r.next();
+            }
+          }
+        }
+      }
+      System.out.println("per row: " + perRow.recording().statements() + " statements");
+      perRow.recording().events().forEach(event -> System.out.println("  " + event.describe()));
+      QueryScope joined = guard.begin("GET /customers/{id}/appointments");
+      try (joined;
+          Connection c = guarded.getConnection();
+          PreparedStatement s =
+              c.prepareStatement("select id, at from appointments where customer_id = ?")) {
+        s.setLong(1, 3);
+        try (ResultSet r = s.executeQuery()) {
+          while (r.next()) {
+            r.getDate(2);
+          }
+        }
+      }
+      System.out.println(
+          "one query: "
+              + joined.recording().statements()
+              + " statement, events "
+              + joined.recording().events());
     }
   }
 

@@ -130,6 +130,11 @@ class QueriesRecipesTest {
       QueryAssert.assertThat(scope.recording()).hasNoNPlusOne().hasStatementCount(1);
     }
     // snippet:end
+    // The page quotes the message with its line number: the executeQuery of perRow.
+    try (QueryScope scope = guard.begin("GET /customers/{id}/appointments")) {
+      assertThatThrownBy(() -> repository.perRow(7))
+          .hasMessageEndingWith("perRow(QueriesRecipesTest.java:64)");
+    }
   }
 
   @Test
