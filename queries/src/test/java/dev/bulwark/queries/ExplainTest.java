@@ -150,11 +150,9 @@ class ExplainTest {
 
   @Test
   void theRecipeOfTheDocsPasses() {
-    // snippet:begin queries-explain-assert
     Explain.of(dataSource, "select * from appointments where customer_id = ?", 42)
         .assertNoSequentialScan("appointments")
         .assertUsesIndex("appointments_customer_id_idx");
-    // snippet:end
   }
 
   @Test
@@ -288,11 +286,9 @@ class ExplainTest {
   void aGenericPlanIsTheSameForEveryValue() throws SQLException {
     try (Connection c = db.connect();
         Statement s = c.createStatement()) {
-      // snippet:begin queries-explain-generic
       s.execute("prepare by_status(text) as select * from appointments where status = $1");
       s.execute("set plan_cache_mode = force_generic_plan");
       Explain generic = Explain.of(c, "execute by_status('cancelled')");
-      // snippet:end
       Explain genericCommon = Explain.of(c, "execute by_status('done')");
       assertThat(generic.plan()).isEqualTo(genericCommon.plan());
       Explain custom = Explain.of(c, "select * from appointments where status = ?", "cancelled");
@@ -342,12 +338,10 @@ class ExplainTest {
     try (Connection c = db.connect()) {
       c.setAutoCommit(false);
       try (Statement s = c.createStatement()) {
-        // snippet:begin queries-explain-try-index
         s.execute("create index appointments_starts_at_idx on appointments (starts_at)");
         Explain.of(c, "select * from appointments where starts_at = ?", FEBRUARY)
             .assertUsesIndex("appointments_starts_at_idx");
         c.rollback();
-        // snippet:end
       }
       assertThat(c.getAutoCommit()).isFalse();
     }
