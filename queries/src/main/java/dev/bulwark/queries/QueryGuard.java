@@ -351,7 +351,9 @@ public final class QueryGuard {
   }
 
   private void logSlow(Shapes.Shape shape, QueryEvent event) {
-    String key = slowLogged.size() >= maxShapes ? "other" : shape.id();
+    // A shape that has a gate keeps it; only a new shape past the bound shares the "other" gate.
+    String key =
+        slowLogged.containsKey(shape.id()) || slowLogged.size() < maxShapes ? shape.id() : "other";
     AtomicLong last = slowLogged.computeIfAbsent(key, k -> new AtomicLong(Long.MIN_VALUE));
     long now = System.nanoTime();
     long before = last.get();
