@@ -619,6 +619,8 @@ public final class QueryGuard {
       Checks.addSetting(out, "maxShapes", maxShapes < 0 ? null : maxShapes);
       Checks.addSetting(out, "defaultFetchSize", fetchSize > 0 ? fetchSize : null);
       Checks.addSetting(out, "scopes", limits.isEmpty() ? null : limits);
+      Checks.addSetting(out, "skipCallSites", callSitePackages.isEmpty() ? null : callSitePackages);
+      Checks.addSetting(out, "meterRegistry", meterRegistry == null ? null : "set");
       return out.toString();
     }
   }
