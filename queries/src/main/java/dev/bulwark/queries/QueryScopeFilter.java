@@ -63,7 +63,10 @@ import org.jspecify.annotations.Nullable;
  * an include, an error or an async dispatch of it passes through without a scope of its own (the
  * forward's and the include's statements count in the request's scope, since they run within it).
  * The scope ends when the first pass returns: what an async request does after that is not counted.
- * Requests that are not HTTP pass through unscoped. Immutable and thread-safe.
+ * A request whose thread has a scope of the guard open already (a test that calls the application
+ * in-process, such as a MockMvc test in a {@link QueryRecorder}'s scope) runs in a scope nested in
+ * it: its statements count in the request's scope, not in the outer one. Requests that are not HTTP
+ * pass through unscoped. Immutable and thread-safe.
  */
 public final class QueryScopeFilter implements Filter {
   private static final AtomicLong INSTANCES = new AtomicLong();
