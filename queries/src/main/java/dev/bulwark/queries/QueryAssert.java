@@ -1,12 +1,13 @@
 package dev.bulwark.queries;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
 /**
  * Assertions on what a unit of work ran, for tests; they throw {@link AssertionError} with the
- * recording written out, so a failure says what ran:
+ * recording written out (its statements by shape, most executed first), so a failure says what ran:
  *
  * <pre>{@code
  * try (QueryScope scope = guard.begin("GET /customers/{id}")) {
@@ -99,7 +100,13 @@ public final class QueryAssert {
     StringBuilder text = new StringBuilder();
     text.append("scope ").append(recording.scope()).append(": ").append(what);
     text.append("\nstatements by shape:");
-    for (Map.Entry<String, Long> shape : recording.shapes().entrySet()) {
+    // Most executed first (an N+1 at the top), ties by text: the same text on every run.
+    List<Map.Entry<String, Long>> shapes = new ArrayList<>(recording.shapes().entrySet());
+    shapes.sort(
+        Map.Entry.<String, Long>comparingByValue()
+            .reversed()
+            .thenComparing(Map.Entry.comparingByKey()));
+    for (Map.Entry<String, Long> shape : shapes) {
       text.append("\n  ").append(shape.getValue()).append(" x ").append(shape.getKey());
     }
     return new AssertionError(text.toString());

@@ -351,7 +351,9 @@ public final class QueryGuard {
   }
 
   private void logSlow(Shapes.Shape shape, QueryEvent event) {
-    String key = slowLogged.size() >= maxShapes ? "other" : shape.id();
+    // A shape that has a gate keeps it; only a new shape past the bound shares the "other" gate.
+    String key =
+        slowLogged.containsKey(shape.id()) || slowLogged.size() < maxShapes ? shape.id() : "other";
     AtomicLong last = slowLogged.computeIfAbsent(key, k -> new AtomicLong(Long.MIN_VALUE));
     long now = System.nanoTime();
     long before = last.get();
@@ -617,6 +619,8 @@ public final class QueryGuard {
       Checks.addSetting(out, "maxShapes", maxShapes < 0 ? null : maxShapes);
       Checks.addSetting(out, "defaultFetchSize", fetchSize > 0 ? fetchSize : null);
       Checks.addSetting(out, "scopes", limits.isEmpty() ? null : limits);
+      Checks.addSetting(out, "skipCallSites", callSitePackages.isEmpty() ? null : callSitePackages);
+      Checks.addSetting(out, "meterRegistry", meterRegistry == null ? null : "set");
       return out.toString();
     }
   }

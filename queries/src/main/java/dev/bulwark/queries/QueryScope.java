@@ -88,9 +88,10 @@ public final class QueryScope implements AutoCloseable {
 
   /**
    * What the scope has seen so far: its counts, its shapes and its events. Under {@link
-   * QueryPolicy#LOG} and {@link QueryPolicy#COUNT} the N+1, budget and rows events are made when
-   * the scope closes, with their final counts; a recording taken before lists only the events
-   * thrown or seen so far.
+   * QueryPolicy#LOG} and {@link QueryPolicy#COUNT} the N+1, budget and rows events are counted and
+   * logged once, when the scope closes, with their final counts; a recording taken before that
+   * lists them too, with their counts so far, so that {@link QueryAssert} fails on a scope that is
+   * still open.
    *
    * @return the recording
    */
@@ -101,7 +102,14 @@ public final class QueryScope implements AutoCloseable {
     }
     List<QueryEvent> copy;
     synchronized (events) {
-      copy = List.copyOf(events);
+      copy = new ArrayList<>(events);
+    }
+    if (!closed) {
+      for (QueryEvent event : broken()) {
+        if (copy.size() < MAX_EVENTS) {
+          copy.add(event);
+        }
+      }
     }
     return new QueryRecording(name, statements.get(), rows.get(), counts, copy);
   }
@@ -214,6 +222,18 @@ public final class QueryScope implements AutoCloseable {
       return;
     }
     closed = true;
+    for (QueryEvent event : broken()) {
+      add(event);
+      guard.counted(event);
+      guard.logged(event);
+    }
+    if (Thread.currentThread() == owner) {
+      guard.restore(this, outer);
+    }
+  }
+
+  /** The limits broken so far and not thrown: the events the scope makes when it closes. */
+  private List<QueryEvent> broken() {
     List<QueryEvent> ended = new ArrayList<>();
     for (Map.Entry<String, ShapeCount> entry : shapes.entrySet()) {
       ShapeCount count = entry.getValue();
@@ -252,14 +272,7 @@ public final class QueryScope implements AutoCloseable {
           new QueryEvent(
               QueryEvent.Kind.ROWS_WARNING, name, null, read, rowsWarning, rowsCallSite, null));
     }
-    for (QueryEvent event : ended) {
-      add(event);
-      guard.counted(event);
-      guard.logged(event);
-    }
-    if (Thread.currentThread() == owner) {
-      guard.restore(this, outer);
-    }
+    return ended;
   }
 
   boolean isClosed() {
