@@ -556,9 +556,13 @@ public final class BoundedWorker<T> implements AutoCloseable {
     if (reading == null) {
       return;
     }
-    double used = reading.getAsDouble();
-    boolean high = used >= memoryCeiling;
+    double used;
+    boolean high;
+    // Read under the lock: the notification thread and the consumer both read, and a reading
+    // applied after a newer one would undo it.
     synchronized (memoryLock) {
+      used = reading.getAsDouble();
+      high = used >= memoryCeiling;
       if (high == memoryHigh) {
         return;
       }
@@ -1132,11 +1136,13 @@ public final class BoundedWorker<T> implements AutoCloseable {
      * the heap in use then (live data and what the collector could not free), summed over the
      * heap's pools, as a fraction of the heap's maximum. That leaves out the garbage that fills the
      * young generation between collections, which would cross a high ceiling before most young
-     * collections of a busy heap. The worker acts on each reading at once. Until the first
-     * collection, or on a JVM without the notifications, the heap's current usage is read instead,
-     * before each batch and at least every 100 ms, which errs high. The JVM's usage thresholds are
-     * not used: they are one setting per memory pool for the whole JVM, which two workers or a
-     * monitoring agent would overwrite for each other. Default: no ceiling.
+     * collections of a busy heap. The notifications of the pauses within a ZGC or Shenandoah cycle,
+     * which end no collection and give zero bytes used, are not readings. The worker acts on each
+     * reading at once, one at a time. Until the first collection, or on a JVM without the
+     * notifications, the heap's current usage is read instead, before each batch and at least every
+     * 100 ms, which errs high. The JVM's usage thresholds are not used: they are one setting per
+     * memory pool for the whole JVM, which two workers or a monitoring agent would overwrite for
+     * each other. Default: no ceiling.
      *
      * @param heapFraction 0.01 to 0.99 of the heap's maximum
      * @param action what to do at the ceiling
