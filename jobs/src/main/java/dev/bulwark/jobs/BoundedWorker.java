@@ -424,7 +424,19 @@ public final class BoundedWorker<T> implements AutoCloseable {
       } else {
         policy.call(
             () -> {
-              attempt(batch);
+              if (stoppedMidBatch()) {
+                throw new Stopped(); // no attempt after the drain: the batch goes back
+              }
+              try {
+                attempt(batch);
+              } finally {
+                if (stoppedMidBatch()) {
+                  // The stop's interrupt may have been cleared (by a handler that turned it into
+                  // an exception, or by the time limit ending at the same moment): set it again,
+                  // so that the retry's backoff ends at once instead of outliving the shutdown.
+                  Thread.currentThread().interrupt();
+                }
+              }
               return Boolean.TRUE;
             });
       }
@@ -435,11 +447,30 @@ public final class BoundedWorker<T> implements AutoCloseable {
       queue.settle(items.length, true);
       return;
     }
+    if (failure instanceof Stopped) {
+      // The retry added the attempts' failures to it: the last one is the batch's failure.
+      Throwable[] attempts = failure.getSuppressed();
+      if (attempts.length > 0) {
+        failure = attempts[attempts.length - 1];
+      }
+    }
     lastFailure = describe(failure);
     if (stoppedMidBatch() && queue.giveBack(items)) {
       return; // not confirmed: the report hands it back
     }
     deadLetter(items, batch, failure);
+  }
+
+  /**
+   * Thrown inside the retry when a stop has ended the batch between two attempts: an {@link Error},
+   * so that no retry retries it, and never seen outside the worker.
+   */
+  private static final class Stopped extends Error {
+    private static final long serialVersionUID = 1L;
+
+    Stopped() {
+      super("the worker stopped before the batch was handled", null, true, false);
+    }
   }
 
   /** Whether a stop ended this batch: the queue is abandoned, or the drain deadline has passed. */
@@ -733,7 +764,9 @@ public final class BoundedWorker<T> implements AutoCloseable {
    *       deadline as its limit, if that is earlier than {@code batchTimeLimit}.
    *   <li>At the deadline, the worker's thread is interrupted, and given 1 s to return. A batch it
    *       stopped in the handler (or its retry's backoff) is not confirmed, so its items come back
-   *       in {@link ShutdownReport#undelivered()}, with the items still queued; none is dropped.
+   *       in {@link ShutdownReport#undelivered()}, with the items still queued; none is dropped. No
+   *       attempt starts after the deadline, and the backoff ends there, even when the handler
+   *       turned its interrupt into an exception.
    *   <li>A handler that ignores its interrupt keeps its batch: the report counts those items in
    *       {@code inFlight}, and {@link #snapshot()} shows them processed or dead-lettered when it
    *       returns. The call does not wait for it.
