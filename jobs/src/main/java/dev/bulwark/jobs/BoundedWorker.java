@@ -515,6 +515,11 @@ public final class BoundedWorker<T> implements AutoCloseable {
 
   private void deadLetter(Object[] items, List<T> batch, Throwable failure) {
     Thread.interrupted(); // an interrupt that ended the batch must not end its dead letter too
+    // A stop's interrupt may be the one just cleared: the queue says so, since it is abandoned
+    // first.
+    if (stoppedMidBatch() && queue.giveBack(items)) {
+      return;
+    }
     DeadLetterHandler<T> callback = deadLetter;
     if (callback == null) {
       long events = deadLetterLog.event();
@@ -528,10 +533,15 @@ public final class BoundedWorker<T> implements AutoCloseable {
             since(events, "batches"));
       }
     } else {
+      Deadline limit = Deadline.after(batchTimeLimit);
+      Stop stopping = stop.get();
+      if (stopping != null) {
+        limit = limit.min(stopping.deadline); // while draining, no dead letter outlives the drain
+      }
       handlerReturned = false;
       try {
         Timeouts.within(
-            Deadline.after(batchTimeLimit),
+            limit,
             () -> {
               callback.deadLetter(batch, failure);
               handlerReturned = true;
@@ -539,6 +549,9 @@ public final class BoundedWorker<T> implements AutoCloseable {
             });
       } catch (Throwable t) {
         if (!(t instanceof TimeoutExceededException && handlerReturned)) {
+          if (stoppedMidBatch() && queue.giveBack(items)) {
+            return; // cut short by the stop: not stored, so the report hands the items back
+          }
           callbackFailed("dead-letter", deadLetterFailures, t);
         }
       }

@@ -193,6 +193,35 @@ class WorkerStopTest {
     assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 0, 0, 0, 0, 3, 0));
   }
 
+  @Test
+  void aDeadLetterCutShortByAShutdownHandsItsItemsBack() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    BoundedWorker<Integer> worker =
+        BoundedWorker.<Integer>builder("cut-short")
+            .capacity(10)
+            .batchSize(2)
+            .flushEvery(Duration.ofHours(1))
+            .handler(
+                batch -> {
+                  throw new IOException("table is gone");
+                })
+            .deadLetter(
+                (batch, failure) -> {
+                  entered.countDown();
+                  Thread.sleep(2_000);
+                })
+            .build();
+    offer(worker, 0, 3);
+    entered.await();
+
+    ShutdownReport<Integer> report = worker.shutdown(Duration.ofMillis(100));
+
+    assertThat(report.undelivered()).containsExactly(0, 1, 2);
+    assertThat(report.drained()).isFalse();
+    assertThat(assertBalanced(report.ledger())).isEqualTo(new WorkerLedger(3, 0, 0, 0, 0, 3, 0));
+    assertThat(worker.snapshot().callbackFailures()).isZero();
+  }
+
   private static Thread thread(String name) {
     return Thread.getAllStackTraces().keySet().stream()
         .filter(t -> t.getName().equals(name))
