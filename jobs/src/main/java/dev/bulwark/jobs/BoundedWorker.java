@@ -572,11 +572,20 @@ public final class BoundedWorker<T> implements AutoCloseable {
     }
   }
 
-  /** {@code "Type: message"}, and its cause's, with URL credentials and secrets masked. */
+  /**
+   * {@code "Type: message"}, and its cause's, with URL credentials and secrets masked. Never
+   * throws: a message or cause that cannot be read (its {@code getMessage()} throws) leaves the
+   * type only.
+   */
   static String describe(Throwable failure) {
     StringBuilder text = new StringBuilder();
     append(text, failure);
-    Throwable cause = failure.getCause();
+    Throwable cause;
+    try {
+      cause = failure.getCause();
+    } catch (RuntimeException | LinkageError | AssertionError e) {
+      cause = null;
+    }
     if (cause != null && cause != failure) {
       text.append(" (caused by ");
       append(text, cause);
@@ -587,7 +596,12 @@ public final class BoundedWorker<T> implements AutoCloseable {
 
   private static void append(StringBuilder text, Throwable failure) {
     text.append(failure.getClass().getSimpleName());
-    String message = failure.getMessage();
+    String message;
+    try {
+      message = failure.getMessage();
+    } catch (RuntimeException | LinkageError | AssertionError e) {
+      return; // the type alone: a failure to describe must not fail the worker
+    }
     if (message != null) {
       text.append(": ").append(message);
     }

@@ -17,6 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -308,6 +309,51 @@ class WorkerBatchTest {
       Await.until(WAIT, "the first dead-lettered", () -> now(worker).deadLettered() == 1);
       assertBalanced(worker);
     }
+  }
+
+  /** An exception whose message cannot be read. */
+  private static final class Unprintable extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Unprintable(@Nullable Throwable cause) {
+      super(null, cause);
+    }
+
+    @Override
+    public String getMessage() {
+      throw new IllegalStateException("no message");
+    }
+  }
+
+  @Test
+  void aFailureWhoseMessageThrowsFailsTheBatchOnly() throws Exception {
+    AtomicInteger deadLetters = new AtomicInteger();
+    try (BoundedWorker<Integer> worker =
+        worker()
+            .batchSize(1)
+            .handler(
+                batch -> {
+                  if (batch.get(0) < 2) {
+                    throw new Unprintable(batch.get(0) == 0 ? null : new Unprintable(null));
+                  }
+                  batches.add(batch);
+                })
+            .deadLetter(
+                (batch, failure) -> {
+                  deadLetters.incrementAndGet();
+                  throw new Unprintable(null);
+                })
+            .build()) {
+      offer(worker, 0, 3);
+      Await.until(WAIT, "the third item processed", () -> batches.size() == 1);
+      WorkerSnapshot now = worker.snapshot();
+      assertThat(now.state()).isEqualTo(WorkerState.RUNNING);
+      assertThat(now.lastFailure()).isEqualTo("Unprintable (caused by Unprintable)");
+      assertThat(now.callbackFailures()).isEqualTo(2);
+      assertThat(deadLetters).hasValue(2);
+      assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 1, 2, 0, 0, 0, 0));
+    }
+    assertThat(BoundedWorker.describe(new Unprintable(null))).isEqualTo("Unprintable");
   }
 
   private static WorkerLedger now(BoundedWorker<?> worker) {
