@@ -11,6 +11,7 @@ import dev.bulwark.timeouts.Timeouts;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -417,6 +418,8 @@ public final class BoundedWorker<T> implements AutoCloseable {
   private void handle(Object[] items) {
     List<T> batch = new BatchList<>(items);
     Throwable failure = null;
+    // The time-outs the retry saw, each to the worker's own, which has the handler's failure.
+    IdentityHashMap<Throwable, TimeoutExceededException> timeouts = new IdentityHashMap<>(4);
     try {
       Retry policy = retry;
       if (policy == null) {
@@ -429,6 +432,13 @@ public final class BoundedWorker<T> implements AutoCloseable {
               }
               try {
                 attempt(batch);
+              } catch (TimeoutExceededException e) {
+                // The retry walks causes: the handler's own exception on its interrupt (an
+                // IOException) would have a retryOn(IOException) retry a time-out. It sees the
+                // time-out alone, so only a retry that names TimeoutExceededException retries it.
+                TimeoutExceededException seen = e.withoutCause();
+                timeouts.put(seen, e);
+                throw seen;
               } finally {
                 if (stoppedMidBatch()) {
                   // The stop's interrupt may have been cleared (by a handler that turned it into
@@ -453,6 +463,15 @@ public final class BoundedWorker<T> implements AutoCloseable {
       if (attempts.length > 0) {
         failure = attempts[attempts.length - 1];
       }
+    }
+    TimeoutExceededException own = timeouts.get(failure);
+    if (own != null) {
+      // The handler's time-out, with its cause, and the earlier attempts' failures in it.
+      for (Throwable earlier : failure.getSuppressed()) {
+        TimeoutExceededException ownEarlier = timeouts.get(earlier);
+        own.addSuppressed(ownEarlier == null ? earlier : ownEarlier);
+      }
+      failure = own;
     }
     lastFailure = describe(failure);
     if (stoppedMidBatch() && queue.giveBack(items)) {

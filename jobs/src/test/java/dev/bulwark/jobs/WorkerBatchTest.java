@@ -171,6 +171,52 @@ class WorkerBatchTest {
   }
 
   @Test
+  void aTimeOutIsRetriedOnlyIfTheRetryNamesIt() throws Exception {
+    assertThat(timedOutAttempts(Retry.builder("batches").retryOn(IOException.class))).isEqualTo(1);
+    assertThat(
+            timedOutAttempts(
+                Retry.builder("batches")
+                    .retryOn(IOException.class, TimeoutExceededException.class)))
+        .isEqualTo(3);
+  }
+
+  /** The attempts of a batch that times out each time, its handler's interrupt an IOException. */
+  private long timedOutAttempts(Retry.Builder retry) throws Exception {
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch dead = new CountDownLatch(1);
+    try (BoundedWorker<Integer> worker =
+        worker()
+            .batchSize(1)
+            .batchTimeLimit(Duration.ofMillis(50))
+            .retry(retry.maxAttempts(3).backoff(Duration.ofMillis(1), Duration.ofMillis(1)).build())
+            .handler(
+                batch -> {
+                  try {
+                    Thread.sleep(60_000);
+                  } catch (InterruptedException e) {
+                    throw new IOException("interrupted", e);
+                  }
+                })
+            .deadLetter(
+                (batch, cause) -> {
+                  failure.set(cause);
+                  dead.countDown();
+                })
+            .build()) {
+      offer(worker, 0, 1);
+      assertThat(dead.await(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)).isTrue();
+      WorkerSnapshot now = worker.snapshot();
+      assertThat(failure.get())
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessageStartingWith("call exceeded its time limit of 50 ms after ")
+          .hasCauseInstanceOf(IOException.class);
+      assertThat(failure.get().getSuppressed()).hasSize((int) now.timedOutAttempts() - 1);
+      assertThat(now.failedAttempts()).isEqualTo(now.timedOutAttempts());
+      return now.timedOutAttempts();
+    }
+  }
+
+  @Test
   void aFailedBatchIsRetriedThenDeadLetteredWithEveryFailure() throws Exception {
     AtomicInteger calls = new AtomicInteger();
     List<List<Integer>> seen = new CopyOnWriteArrayList<>();
