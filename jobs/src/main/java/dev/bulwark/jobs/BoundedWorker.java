@@ -610,7 +610,7 @@ public final class BoundedWorker<T> implements AutoCloseable {
       append(text, cause);
       text.append(')');
     }
-    return Secrets.maskUrl(text.toString());
+    return Secrets.maskText(text.toString());
   }
 
   private static void append(StringBuilder text, Throwable failure) {

@@ -402,6 +402,18 @@ class WorkerBatchTest {
     assertThat(BoundedWorker.describe(new Unprintable(null))).isEqualTo("Unprintable");
   }
 
+  @Test
+  void aFailureIsDescribedWithOnlyItsSecretsMasked() {
+    assertThat(
+            BoundedWorker.describe(
+                new IllegalStateException(
+                    "LogEntry@5e2de80c refused, login password=s3cr3t",
+                    new SQLException("no route to postgres://app:s3cr3t@db:5432/shop"))))
+        .isEqualTo(
+            "IllegalStateException: LogEntry@5e2de80c refused, login password=*** (caused by"
+                + " SQLException: no route to postgres://***@db:5432/shop)");
+  }
+
   private static WorkerLedger now(BoundedWorker<?> worker) {
     return worker.snapshot().ledger();
   }
