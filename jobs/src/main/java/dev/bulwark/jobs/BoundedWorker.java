@@ -759,7 +759,7 @@ public final class BoundedWorker<T> implements AutoCloseable {
       finalReport = done;
     }
     try {
-      meters.close();
+      meters.stopped();
       HeapReading heap = heapReading;
       if (heap != null) {
         heap.close();
@@ -819,11 +819,12 @@ public final class BoundedWorker<T> implements AutoCloseable {
    * </ol>
    *
    * <p>So it returns within {@code drainTimeout} plus 1 s, whatever the handler does. The meters
-   * are removed when the report is made, so a worker of the same name can be built again. Calling
-   * it again, or {@link #close()}, returns the same report; a call during another stop (another
-   * thread's, or the worker's own at a limit) waits for that stop, and ends its drain sooner if its
-   * own deadline is earlier. An interrupt of the calling thread ends the drain at once, without the
-   * grace, and the interrupt status is kept.
+   * stay registered with their final counts, so a scrape after the shutdown reads them; a worker of
+   * the same name built later in the same registry replaces them. Calling it again, or {@link
+   * #close()}, returns the same report; a call during another stop (another thread's, or the
+   * worker's own at a limit) waits for that stop, and ends its drain sooner if its own deadline is
+   * earlier. An interrupt of the calling thread ends the drain at once, without the grace, and the
+   * interrupt status is kept.
    *
    * @param drainTimeout how long to go on handling what is queued; zero stops at once. At most 1 h
    * @return the report: the stop reason, the items not handled, the final ledger
@@ -1285,8 +1286,9 @@ public final class BoundedWorker<T> implements AutoCloseable {
      * {@code .processed}, {@code .dead.lettered}, {@code .returned}, {@code .alerts} and {@code
      * .callback.failures} (tagged {@code callback}: {@code dead_letter}, {@code drop}); gauges
      * {@code .depth} and {@code .in.flight}; a timer {@code .attempts} tagged {@code outcome}
-     * ({@code success}, {@code failure}, {@code timeout}). They are removed when the worker's
-     * report is made. Default: no meters.
+     * ({@code success}, {@code failure}, {@code timeout}). They stay registered after the worker's
+     * report, with its final counts, for a last scrape; a worker of the same name built later in
+     * this registry removes them and registers its own. Default: no meters.
      *
      * @param registry the registry
      * @return this builder
