@@ -317,8 +317,10 @@ public final class BoundedWorker<T> implements AutoCloseable {
     }
     try {
       callback.accept(cast(item));
-    } catch (RuntimeException | LinkageError | AssertionError e) {
-      callbackFailed("drop", dropFailures, e);
+    } catch (VirtualMachineError e) {
+      throw e;
+    } catch (Throwable t) { // the new item is queued: a throw would have the caller offer it twice
+      callbackFailed("drop", dropFailures, t);
     }
   }
 
@@ -1073,10 +1075,11 @@ public final class BoundedWorker<T> implements AutoCloseable {
 
     /**
      * Sets what receives each item {@link #dropOldestWhenFull()} drops. It runs on the thread of
-     * the offer that dropped it, outside the queue's lock; what it throws is counted in {@link
+     * the offer that dropped it, outside the queue's lock; what it throws (an {@link Error} too,
+     * but for a {@link VirtualMachineError}) is counted in {@link
      * WorkerSnapshot#callbackFailures()} and logged, and the offer still returns {@link
-     * Offer#ACCEPTED_DROPPED_OLDEST}. Default: none; drops are logged at WARN, at most once per 10
-     * s.
+     * Offer#ACCEPTED_DROPPED_OLDEST}, since the new item is queued. Default: none; drops are logged
+     * at WARN, at most once per 10 s.
      *
      * @param onDrop the callback; keep it short, it delays the offer
      * @return this builder
