@@ -8,7 +8,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * Masks the secrets a connection URL or a driver's message can carry, before the text reaches a log
  * line, an exception message or a {@code toString}. Every bulwark message that can show a URL goes
- * through {@link #maskUrl(String)}; use it for your own start-up log lines too:
+ * through {@link #maskUrl(String)}, every free text that can quote one through {@link
+ * #maskText(String)}; use them for your own start-up log lines too:
  *
  * <pre>{@code
  * log.info("database: {}", Secrets.maskUrl(System.getenv("DATABASE_URL")));
@@ -66,6 +67,68 @@ public final class Secrets {
       return masked.substring(0, start) + MASK + masked.substring(at);
     }
     return scheme < 0 ? masked : maskBadPort(masked, start);
+  }
+
+  /**
+   * Returns free text, an exception's message or a log line, with the secrets of the URLs and
+   * settings in it masked. {@link #maskUrl} reads its whole argument as one URL: given a sentence,
+   * it would mask everything up to an {@code @} that is no URL's ({@code LogEntry@5e2de80c}), and
+   * miss a {@code password=} that follows a space. This reads the text as words, split at
+   * whitespace, which it keeps as it is, and masks each word on its own:
+   *
+   * <ul>
+   *   <li>a word with {@code ://}, or a {@code user:password@host} without a scheme, as {@link
+   *       #maskUrl} does;
+   *   <li>a {@code name=value} word whose name is a secret's, as {@link #maskUrl} names them
+   *       ({@code password}, {@code token}, {@code apikey}, ...), leading punctuation such as
+   *       {@code (} or {@code "} aside: its value, to the end of the word, becomes {@code ***};
+   *   <li>in any word, the secret parameters after a {@code ?}, {@code &} or {@code ;}.
+   * </ul>
+   *
+   * <p>A secret written with a space ({@code password: hunter2}) is not recognised: use {@link
+   * #redact} for a secret you know.
+   *
+   * @param text the text; {@code null} gives {@code "null"}
+   * @return the text, masked; the same text when it holds no secret
+   */
+  public static String maskText(@Nullable String text) {
+    if (text == null) {
+      return "null";
+    }
+    StringBuilder out = new StringBuilder(text.length());
+    int i = 0;
+    while (i < text.length()) {
+      int start = i;
+      while (i < text.length() && Character.isWhitespace(text.charAt(i))) {
+        i++;
+      }
+      out.append(text, start, i);
+      start = i;
+      while (i < text.length() && !Character.isWhitespace(text.charAt(i))) {
+        i++;
+      }
+      if (start < i) {
+        out.append(maskWord(text.substring(start, i)));
+      }
+    }
+    return out.toString();
+  }
+
+  private static String maskWord(String word) {
+    int at = word.lastIndexOf('@');
+    if (word.contains("://") || (at > 0 && word.lastIndexOf(':', at) >= 0)) {
+      return maskUrl(word);
+    }
+    String masked = maskParameters(word, 0);
+    int equals = masked.indexOf('=');
+    int name = 0;
+    while (name < equals && !Character.isLetterOrDigit(masked.charAt(name))) {
+      name++;
+    }
+    if (name < equals && isSecretName(masked.substring(name, equals))) {
+      return masked.substring(0, equals + 1) + MASK;
+    }
+    return masked;
   }
 
   /** Masks the value of every secret parameter after {@code from}, up to the next {@code &}. */

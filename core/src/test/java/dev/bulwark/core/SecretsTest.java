@@ -54,6 +54,35 @@ class SecretsTest {
     assertThat(Secrets.maskUrl(url)).isEqualTo(expected).doesNotContain("s3cr3t");
   }
 
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "could not reach postgres://app:s3cr3t@db.internal:5432/shop?password=s3cr3t"
+            + " | could not reach postgres://***@db.internal:5432/shop?password=***",
+        "entry LogEntry@5e2de80c was refused | entry LogEntry@5e2de80c was refused",
+        "mail to ops@example.com failed | mail to ops@example.com failed",
+        "login failed for user=app password=s3cr3t | login failed for user=app password=***",
+        "bad settings (Password=s3cr3t, apikey=s3cr3t) | bad settings (Password=*** apikey=***",
+        "\"token=s3cr3t\" | \"token=***",
+        "api_key=s3cr3t;user=app | api_key=***",
+        "connect jdbc:postgresql:shop?user=app&password=s3cr3t now"
+            + " | connect jdbc:postgresql:shop?user=app&password=*** now",
+        "shop:s3cr3t@db refused | ***@db refused",
+        "x=1 passwords=2 = a=b | x=1 passwords=*** = a=b",
+        "no secret here | no secret here",
+      })
+  void masksTheSecretsInFreeText(String text, String expected) {
+    assertThat(Secrets.maskText(text)).isEqualTo(expected).doesNotContain("s3cr3t");
+  }
+
+  @Test
+  void freeTextKeepsItsWhitespace() {
+    assertThat(Secrets.maskText("  a\n\tpassword=s3cr3t  b ")).isEqualTo("  a\n\tpassword=***  b ");
+    assertThat(Secrets.maskText("")).isEmpty();
+    assertThat(Secrets.maskText(null)).isEqualTo("null");
+  }
+
   @Test
   void nullIsShownAsNull() {
     assertThat(Secrets.maskUrl(null)).isEqualTo("null");

@@ -11,6 +11,7 @@ import dev.bulwark.timeouts.Timeouts;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -316,8 +317,10 @@ public final class BoundedWorker<T> implements AutoCloseable {
     }
     try {
       callback.accept(cast(item));
-    } catch (RuntimeException | LinkageError | AssertionError e) {
-      callbackFailed("drop", dropFailures, e);
+    } catch (VirtualMachineError e) {
+      throw e;
+    } catch (Throwable t) { // the new item is queued: a throw would have the caller offer it twice
+      callbackFailed("drop", dropFailures, t);
     }
   }
 
@@ -417,6 +420,8 @@ public final class BoundedWorker<T> implements AutoCloseable {
   private void handle(Object[] items) {
     List<T> batch = new BatchList<>(items);
     Throwable failure = null;
+    // The time-outs the retry saw, each to the worker's own, which has the handler's failure.
+    IdentityHashMap<Throwable, TimeoutExceededException> timeouts = new IdentityHashMap<>(4);
     try {
       Retry policy = retry;
       if (policy == null) {
@@ -424,7 +429,26 @@ public final class BoundedWorker<T> implements AutoCloseable {
       } else {
         policy.call(
             () -> {
-              attempt(batch);
+              if (stoppedMidBatch()) {
+                throw new Stopped(); // no attempt after the drain: the batch goes back
+              }
+              try {
+                attempt(batch);
+              } catch (TimeoutExceededException e) {
+                // The retry walks causes: the handler's own exception on its interrupt (an
+                // IOException) would have a retryOn(IOException) retry a time-out. It sees the
+                // time-out alone, so only a retry that names TimeoutExceededException retries it.
+                TimeoutExceededException seen = e.withoutCause();
+                timeouts.put(seen, e);
+                throw seen;
+              } finally {
+                if (stoppedMidBatch()) {
+                  // The stop's interrupt may have been cleared (by a handler that turned it into
+                  // an exception, or by the time limit ending at the same moment): set it again,
+                  // so that the retry's backoff ends at once instead of outliving the shutdown.
+                  Thread.currentThread().interrupt();
+                }
+              }
               return Boolean.TRUE;
             });
       }
@@ -435,11 +459,39 @@ public final class BoundedWorker<T> implements AutoCloseable {
       queue.settle(items.length, true);
       return;
     }
+    if (failure instanceof Stopped) {
+      // The retry added the attempts' failures to it: the last one is the batch's failure.
+      Throwable[] attempts = failure.getSuppressed();
+      if (attempts.length > 0) {
+        failure = attempts[attempts.length - 1];
+      }
+    }
+    TimeoutExceededException own = timeouts.get(failure);
+    if (own != null) {
+      // The handler's time-out, with its cause, and the earlier attempts' failures in it.
+      for (Throwable earlier : failure.getSuppressed()) {
+        TimeoutExceededException ownEarlier = timeouts.get(earlier);
+        own.addSuppressed(ownEarlier == null ? earlier : ownEarlier);
+      }
+      failure = own;
+    }
     lastFailure = describe(failure);
     if (stoppedMidBatch() && queue.giveBack(items)) {
       return; // not confirmed: the report hands it back
     }
     deadLetter(items, batch, failure);
+  }
+
+  /**
+   * Thrown inside the retry when a stop has ended the batch between two attempts: an {@link Error},
+   * so that no retry retries it, and never seen outside the worker.
+   */
+  private static final class Stopped extends Error {
+    private static final long serialVersionUID = 1L;
+
+    Stopped() {
+      super("the worker stopped before the batch was handled", null, true, false);
+    }
   }
 
   /** Whether a stop ended this batch: the queue is abandoned, or the drain deadline has passed. */
@@ -484,6 +536,11 @@ public final class BoundedWorker<T> implements AutoCloseable {
 
   private void deadLetter(Object[] items, List<T> batch, Throwable failure) {
     Thread.interrupted(); // an interrupt that ended the batch must not end its dead letter too
+    // A stop's interrupt may be the one just cleared: the queue says so, since it is abandoned
+    // first.
+    if (stoppedMidBatch() && queue.giveBack(items)) {
+      return;
+    }
     DeadLetterHandler<T> callback = deadLetter;
     if (callback == null) {
       long events = deadLetterLog.event();
@@ -497,10 +554,15 @@ public final class BoundedWorker<T> implements AutoCloseable {
             since(events, "batches"));
       }
     } else {
+      Deadline limit = Deadline.after(batchTimeLimit);
+      Stop stopping = stop.get();
+      if (stopping != null) {
+        limit = limit.min(stopping.deadline); // while draining, no dead letter outlives the drain
+      }
       handlerReturned = false;
       try {
         Timeouts.within(
-            Deadline.after(batchTimeLimit),
+            limit,
             () -> {
               callback.deadLetter(batch, failure);
               handlerReturned = true;
@@ -508,6 +570,9 @@ public final class BoundedWorker<T> implements AutoCloseable {
             });
       } catch (Throwable t) {
         if (!(t instanceof TimeoutExceededException && handlerReturned)) {
+          if (stoppedMidBatch() && queue.giveBack(items)) {
+            return; // cut short by the stop: not stored, so the report hands the items back
+          }
           callbackFailed("dead-letter", deadLetterFailures, t);
         }
       }
@@ -528,22 +593,36 @@ public final class BoundedWorker<T> implements AutoCloseable {
     }
   }
 
-  /** {@code "Type: message"}, and its cause's, with URL credentials and secrets masked. */
+  /**
+   * {@code "Type: message"}, and its cause's, with URL credentials and secrets masked. Never
+   * throws: a message or cause that cannot be read (its {@code getMessage()} throws) leaves the
+   * type only.
+   */
   static String describe(Throwable failure) {
     StringBuilder text = new StringBuilder();
     append(text, failure);
-    Throwable cause = failure.getCause();
+    Throwable cause;
+    try {
+      cause = failure.getCause();
+    } catch (RuntimeException | LinkageError | AssertionError e) {
+      cause = null;
+    }
     if (cause != null && cause != failure) {
       text.append(" (caused by ");
       append(text, cause);
       text.append(')');
     }
-    return Secrets.maskUrl(text.toString());
+    return Secrets.maskText(text.toString());
   }
 
   private static void append(StringBuilder text, Throwable failure) {
     text.append(failure.getClass().getSimpleName());
-    String message = failure.getMessage();
+    String message;
+    try {
+      message = failure.getMessage();
+    } catch (RuntimeException | LinkageError | AssertionError e) {
+      return; // the type alone: a failure to describe must not fail the worker
+    }
     if (message != null) {
       text.append(": ").append(message);
     }
@@ -556,9 +635,13 @@ public final class BoundedWorker<T> implements AutoCloseable {
     if (reading == null) {
       return;
     }
-    double used = reading.getAsDouble();
-    boolean high = used >= memoryCeiling;
+    double used;
+    boolean high;
+    // Read under the lock: the notification thread and the consumer both read, and a reading
+    // applied after a newer one would undo it.
     synchronized (memoryLock) {
+      used = reading.getAsDouble();
+      high = used >= memoryCeiling;
       if (high == memoryHigh) {
         return;
       }
@@ -678,7 +761,7 @@ public final class BoundedWorker<T> implements AutoCloseable {
       finalReport = done;
     }
     try {
-      meters.close();
+      meters.stopped();
       HeapReading heap = heapReading;
       if (heap != null) {
         heap.close();
@@ -729,18 +812,21 @@ public final class BoundedWorker<T> implements AutoCloseable {
    *       deadline as its limit, if that is earlier than {@code batchTimeLimit}.
    *   <li>At the deadline, the worker's thread is interrupted, and given 1 s to return. A batch it
    *       stopped in the handler (or its retry's backoff) is not confirmed, so its items come back
-   *       in {@link ShutdownReport#undelivered()}, with the items still queued; none is dropped.
+   *       in {@link ShutdownReport#undelivered()}, with the items still queued; none is dropped. No
+   *       attempt starts after the deadline, and the backoff ends there, even when the handler
+   *       turned its interrupt into an exception.
    *   <li>A handler that ignores its interrupt keeps its batch: the report counts those items in
    *       {@code inFlight}, and {@link #snapshot()} shows them processed or dead-lettered when it
    *       returns. The call does not wait for it.
    * </ol>
    *
    * <p>So it returns within {@code drainTimeout} plus 1 s, whatever the handler does. The meters
-   * are removed when the report is made, so a worker of the same name can be built again. Calling
-   * it again, or {@link #close()}, returns the same report; a call during another stop (another
-   * thread's, or the worker's own at a limit) waits for that stop, and ends its drain sooner if its
-   * own deadline is earlier. An interrupt of the calling thread ends the drain at once, without the
-   * grace, and the interrupt status is kept.
+   * stay registered with their final counts, so a scrape after the shutdown reads them; a worker of
+   * the same name built later in the same registry replaces them. Calling it again, or {@link
+   * #close()}, returns the same report; a call during another stop (another thread's, or the
+   * worker's own at a limit) waits for that stop, and ends its drain sooner if its own deadline is
+   * earlier. An interrupt of the calling thread ends the drain at once, without the grace, and the
+   * interrupt status is kept.
    *
    * @param drainTimeout how long to go on handling what is queued; zero stops at once. At most 1 h
    * @return the report: the stop reason, the items not handled, the final ledger
@@ -989,10 +1075,11 @@ public final class BoundedWorker<T> implements AutoCloseable {
 
     /**
      * Sets what receives each item {@link #dropOldestWhenFull()} drops. It runs on the thread of
-     * the offer that dropped it, outside the queue's lock; what it throws is counted in {@link
+     * the offer that dropped it, outside the queue's lock; what it throws (an {@link Error} too,
+     * but for a {@link VirtualMachineError}) is counted in {@link
      * WorkerSnapshot#callbackFailures()} and logged, and the offer still returns {@link
-     * Offer#ACCEPTED_DROPPED_OLDEST}. Default: none; drops are logged at WARN, at most once per 10
-     * s.
+     * Offer#ACCEPTED_DROPPED_OLDEST}, since the new item is queued. Default: none; drops are logged
+     * at WARN, at most once per 10 s.
      *
      * @param onDrop the callback; keep it short, it delays the offer
      * @return this builder
@@ -1132,11 +1219,13 @@ public final class BoundedWorker<T> implements AutoCloseable {
      * the heap in use then (live data and what the collector could not free), summed over the
      * heap's pools, as a fraction of the heap's maximum. That leaves out the garbage that fills the
      * young generation between collections, which would cross a high ceiling before most young
-     * collections of a busy heap. The worker acts on each reading at once. Until the first
-     * collection, or on a JVM without the notifications, the heap's current usage is read instead,
-     * before each batch and at least every 100 ms, which errs high. The JVM's usage thresholds are
-     * not used: they are one setting per memory pool for the whole JVM, which two workers or a
-     * monitoring agent would overwrite for each other. Default: no ceiling.
+     * collections of a busy heap. The notifications of the pauses within a ZGC or Shenandoah cycle,
+     * which end no collection and give zero bytes used, are not readings. The worker acts on each
+     * reading at once, one at a time. Until the first collection, or on a JVM without the
+     * notifications, the heap's current usage is read instead, before each batch and at least every
+     * 100 ms, which errs high. The JVM's usage thresholds are not used: they are one setting per
+     * memory pool for the whole JVM, which two workers or a monitoring agent would overwrite for
+     * each other. Default: no ceiling.
      *
      * @param heapFraction 0.01 to 0.99 of the heap's maximum
      * @param action what to do at the ceiling
@@ -1200,8 +1289,9 @@ public final class BoundedWorker<T> implements AutoCloseable {
      * {@code .processed}, {@code .dead.lettered}, {@code .returned}, {@code .alerts} and {@code
      * .callback.failures} (tagged {@code callback}: {@code dead_letter}, {@code drop}); gauges
      * {@code .depth} and {@code .in.flight}; a timer {@code .attempts} tagged {@code outcome}
-     * ({@code success}, {@code failure}, {@code timeout}). They are removed when the worker's
-     * report is made. Default: no meters.
+     * ({@code success}, {@code failure}, {@code timeout}). They stay registered after the worker's
+     * report, with its final counts, for a last scrape; a worker of the same name built later in
+     * this registry removes them and registers its own. Default: no meters.
      *
      * @param registry the registry
      * @return this builder

@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * generation between two collections. The heap's current usage would count that garbage, and cross
  * a ceiling of 0.9 before most young collections of a busy heap; the usage after a collection is
  * what a ceiling means to bound. It is updated at every collection, young ones included, for every
- * pool; the listener then tells the worker at once.
+ * pool; the listener then tells the worker at once. The notifications of the pauses within a
+ * concurrent collector's cycle (ZGC's, Shenandoah's), which end no collection and give zero bytes
+ * used, are not readings.
  *
  * <p>Before the first notification, or where the JVM sends none, the reading is the heap's current
  * usage ({@link MemoryMXBean#getHeapMemoryUsage()}), which errs high, never low. Usage thresholds
@@ -51,8 +53,14 @@ final class HeapReading implements DoubleSupplier {
   private final Runnable onReading;
   private volatile double afterCollection = Double.NaN;
 
-  private HeapReading(Runnable onReading) {
+  /** A reading that listens to nothing yet: {@link #start} listens; tests feed it. */
+  HeapReading(Runnable onReading) {
     this.onReading = onReading;
+    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (pool.getType() == MemoryType.HEAP) {
+        heapPools.add(pool.getName());
+      }
+    }
   }
 
   /**
@@ -67,11 +75,6 @@ final class HeapReading implements DoubleSupplier {
   }
 
   private synchronized void listen() {
-    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
-      if (pool.getType() == MemoryType.HEAP) {
-        heapPools.add(pool.getName());
-      }
-    }
     try {
       for (GarbageCollectorMXBean collector : ManagementFactory.getGarbageCollectorMXBeans()) {
         if (collector instanceof NotificationEmitter) {
@@ -113,18 +116,40 @@ final class HeapReading implements DoubleSupplier {
     try {
       GarbageCollectionNotificationInfo info =
           GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData());
-      long used = 0;
-      for (Map.Entry<String, MemoryUsage> pool :
-          info.getGcInfo().getMemoryUsageAfterGc().entrySet()) {
-        if (heapPools.contains(pool.getKey())) {
-          used += pool.getValue().getUsed();
-        }
-      }
-      afterCollection = used / (double) max(memory.getHeapMemoryUsage());
-      onReading.run();
+      collected(info.getGcName(), info.getGcInfo().getMemoryUsageAfterGc());
     } catch (RuntimeException e) {
       LOG.debug("could not read a garbage collection notification", e);
     }
+  }
+
+  /**
+   * Takes the reading of one collector's notification, unless it does not end a collection.
+   *
+   * <p>The concurrent collectors have a bean for their cycles and one for the pauses within a cycle
+   * ({@code ZGC Pauses}, {@code ZGC Minor Pauses}, {@code ZGC Major Pauses}, {@code Shenandoah
+   * Pauses}). A pause ends no collection, and its notification gives zero bytes used in every pool:
+   * taken as a reading, it would resume a paused intake several times per cycle. Those, and any
+   * notification that gives no heap pool a byte in use (a heap is never empty after a collection),
+   * are ignored; the cycle's own notification gives the reading.
+   *
+   * @param collector the collector bean's name
+   * @param afterGc the pools' usage after the collection, by pool name
+   */
+  void collected(String collector, Map<String, MemoryUsage> afterGc) {
+    if (collector.endsWith(" Pauses")) {
+      return;
+    }
+    long used = 0;
+    for (Map.Entry<String, MemoryUsage> pool : afterGc.entrySet()) {
+      if (heapPools.contains(pool.getKey())) {
+        used += pool.getValue().getUsed();
+      }
+    }
+    if (used <= 0) {
+      return;
+    }
+    afterCollection = used / (double) max(memory.getHeapMemoryUsage());
+    onReading.run();
   }
 
   /** Stops listening. Calling it again does nothing. */

@@ -8,8 +8,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.ToDoubleFunction;
@@ -17,8 +19,12 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A worker's meters, each tagged {@code name}. The ledger's meters read the queue under its lock
- * when the registry asks, so counting costs the hot path nothing; the attempts are a timer. {@link
- * #close()} removes them all, so that a worker of the same name can be built again. Thread-safe.
+ * when the registry asks, so counting costs the hot path nothing; the attempts are a timer.
+ *
+ * <p>They stay registered after the worker's report, so that a scrape after the shutdown reads the
+ * final counts ({@code returned} among them). {@link #stopped()} marks them as a stopped worker's:
+ * a worker of the same name built later in the same registry removes them and registers its own,
+ * while a running worker's meters make such a build fail. Thread-safe.
  */
 final class WorkerMeters {
   static final String SUBMITTED = Meters.name("jobs", "worker.submitted");
@@ -46,6 +52,12 @@ final class WorkerMeters {
     }
   }
 
+  /**
+   * The meters of stopped workers, by registry and name, until a worker of the same name replaces
+   * them. The registries are weak keys; the values hold no registry.
+   */
+  private static final Map<MeterRegistry, Map<String, List<Meter>>> STOPPED = new WeakHashMap<>();
+
   private final String name;
   private final @Nullable MeterRegistry registry;
   private final List<Meter> meters = new ArrayList<>();
@@ -69,6 +81,7 @@ final class WorkerMeters {
     if (registry == null) {
       return;
     }
+    removeStopped(registry, name);
     Meters.requireUnused(registry, SUBMITTED, "worker", name, "name");
     counter(SUBMITTED, queue, q -> q.counts().ledger.submitted(), "Items offered, all outcomes");
     for (Offer outcome : Offer.values()) {
@@ -151,17 +164,34 @@ final class WorkerMeters {
     }
   }
 
-  /** Removes the meters; calling it again does nothing. */
-  void close() {
+  /** Removes the meters a stopped worker of this name left in the registry, if any. */
+  private static void removeStopped(MeterRegistry registry, String name) {
+    List<Meter> left;
+    synchronized (STOPPED) {
+      Map<String, List<Meter>> byName = STOPPED.get(registry);
+      left = byName == null ? null : byName.remove(name);
+      if (byName != null && byName.isEmpty()) {
+        STOPPED.remove(registry);
+      }
+    }
+    if (left != null) {
+      for (Meter meter : left) {
+        registry.remove(meter);
+      }
+    }
+  }
+
+  /**
+   * Marks the meters as a stopped worker's: they stay registered, with their final counts, until a
+   * worker of the same name is built in the registry. Calling it again does nothing more.
+   */
+  void stopped() {
     MeterRegistry given = registry;
     if (given == null) {
       return;
     }
-    synchronized (meters) {
-      for (Meter meter : meters) {
-        given.remove(meter);
-      }
-      meters.clear();
+    synchronized (STOPPED) {
+      STOPPED.computeIfAbsent(given, r -> new HashMap<>()).put(name, List.copyOf(meters));
     }
   }
 }

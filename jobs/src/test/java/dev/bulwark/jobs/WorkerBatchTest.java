@@ -17,6 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -170,6 +171,52 @@ class WorkerBatchTest {
   }
 
   @Test
+  void aTimeOutIsRetriedOnlyIfTheRetryNamesIt() throws Exception {
+    assertThat(timedOutAttempts(Retry.builder("batches").retryOn(IOException.class))).isEqualTo(1);
+    assertThat(
+            timedOutAttempts(
+                Retry.builder("batches")
+                    .retryOn(IOException.class, TimeoutExceededException.class)))
+        .isEqualTo(3);
+  }
+
+  /** The attempts of a batch that times out each time, its handler's interrupt an IOException. */
+  private long timedOutAttempts(Retry.Builder retry) throws Exception {
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch dead = new CountDownLatch(1);
+    try (BoundedWorker<Integer> worker =
+        worker()
+            .batchSize(1)
+            .batchTimeLimit(Duration.ofMillis(50))
+            .retry(retry.maxAttempts(3).backoff(Duration.ofMillis(1), Duration.ofMillis(1)).build())
+            .handler(
+                batch -> {
+                  try {
+                    Thread.sleep(60_000);
+                  } catch (InterruptedException e) {
+                    throw new IOException("interrupted", e);
+                  }
+                })
+            .deadLetter(
+                (batch, cause) -> {
+                  failure.set(cause);
+                  dead.countDown();
+                })
+            .build()) {
+      offer(worker, 0, 1);
+      assertThat(dead.await(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)).isTrue();
+      WorkerSnapshot now = worker.snapshot();
+      assertThat(failure.get())
+          .isInstanceOf(TimeoutExceededException.class)
+          .hasMessageStartingWith("call exceeded its time limit of 50 ms after ")
+          .hasCauseInstanceOf(IOException.class);
+      assertThat(failure.get().getSuppressed()).hasSize((int) now.timedOutAttempts() - 1);
+      assertThat(now.failedAttempts()).isEqualTo(now.timedOutAttempts());
+      return now.timedOutAttempts();
+    }
+  }
+
+  @Test
   void aFailedBatchIsRetriedThenDeadLetteredWithEveryFailure() throws Exception {
     AtomicInteger calls = new AtomicInteger();
     List<List<Integer>> seen = new CopyOnWriteArrayList<>();
@@ -308,6 +355,63 @@ class WorkerBatchTest {
       Await.until(WAIT, "the first dead-lettered", () -> now(worker).deadLettered() == 1);
       assertBalanced(worker);
     }
+  }
+
+  /** An exception whose message cannot be read. */
+  private static final class Unprintable extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Unprintable(@Nullable Throwable cause) {
+      super(null, cause);
+    }
+
+    @Override
+    public String getMessage() {
+      throw new IllegalStateException("no message");
+    }
+  }
+
+  @Test
+  void aFailureWhoseMessageThrowsFailsTheBatchOnly() throws Exception {
+    AtomicInteger deadLetters = new AtomicInteger();
+    try (BoundedWorker<Integer> worker =
+        worker()
+            .batchSize(1)
+            .handler(
+                batch -> {
+                  if (batch.get(0) < 2) {
+                    throw new Unprintable(batch.get(0) == 0 ? null : new Unprintable(null));
+                  }
+                  batches.add(batch);
+                })
+            .deadLetter(
+                (batch, failure) -> {
+                  deadLetters.incrementAndGet();
+                  throw new Unprintable(null);
+                })
+            .build()) {
+      offer(worker, 0, 3);
+      Await.until(WAIT, "the third item processed", () -> batches.size() == 1);
+      WorkerSnapshot now = worker.snapshot();
+      assertThat(now.state()).isEqualTo(WorkerState.RUNNING);
+      assertThat(now.lastFailure()).isEqualTo("Unprintable (caused by Unprintable)");
+      assertThat(now.callbackFailures()).isEqualTo(2);
+      assertThat(deadLetters).hasValue(2);
+      assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 1, 2, 0, 0, 0, 0));
+    }
+    assertThat(BoundedWorker.describe(new Unprintable(null))).isEqualTo("Unprintable");
+  }
+
+  @Test
+  void aFailureIsDescribedWithOnlyItsSecretsMasked() {
+    assertThat(
+            BoundedWorker.describe(
+                new IllegalStateException(
+                    "LogEntry@5e2de80c refused, login password=s3cr3t",
+                    new SQLException("no route to postgres://app:s3cr3t@db:5432/shop"))))
+        .isEqualTo(
+            "IllegalStateException: LogEntry@5e2de80c refused, login password=*** (caused by"
+                + " SQLException: no route to postgres://***@db:5432/shop)");
   }
 
   private static WorkerLedger now(BoundedWorker<?> worker) {

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.bulwark.testing.Await;
 import java.time.Duration;
 import java.util.List;
+import java.util.ServiceConfigurationError;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -159,7 +160,10 @@ class WorkerIntakeTest {
             .dropOldestWhenFull()
             .onDrop(
                 item -> {
-                  throw new IllegalStateException("no room for " + item);
+                  if (item == 1) {
+                    throw new IllegalStateException("no room for " + item);
+                  }
+                  throw new ServiceConfigurationError("no room for " + item); // an Error
                 })
             .build()) {
       worker.offer(0);
@@ -169,9 +173,12 @@ class WorkerIntakeTest {
       WorkerSnapshot now = worker.snapshot();
       assertThat(now.callbackFailures()).isEqualTo(1);
       assertThat(now.ledger().dropped()).isEqualTo(1);
+      // An Error from the callback, after the item was queued, does not reach the caller either.
+      assertThat(worker.offer(3)).isEqualTo(Offer.ACCEPTED_DROPPED_OLDEST);
+      assertThat(worker.snapshot().callbackFailures()).isEqualTo(2);
       other.open();
       Await.until(WAIT, "two items processed", () -> other.handled.size() == 2);
-      assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 2, 0, 0, 1, 0, 0));
+      assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(4, 2, 0, 0, 2, 0, 0));
     }
   }
 

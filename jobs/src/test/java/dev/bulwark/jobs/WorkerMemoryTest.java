@@ -2,9 +2,14 @@ package dev.bulwark.jobs;
 
 import static dev.bulwark.jobs.Ledgers.assertBalanced;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.bulwark.testing.Await;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.DoubleSupplier;
@@ -156,6 +161,40 @@ class WorkerMemoryTest {
       reading.close();
       reading.close();
     }
+  }
+
+  @Test
+  void aPauseOfAConcurrentCollectorIsNoReading() {
+    AtomicLong readings = new AtomicLong();
+    HeapReading reading = new HeapReading(readings::incrementAndGet); // no real collection's
+    String pool =
+        ManagementFactory.getMemoryPoolMXBeans().stream()
+            .filter(p -> p.getType() == MemoryType.HEAP)
+            .findFirst()
+            .orElseThrow()
+            .getName();
+    MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    long max = heap.getMax() > 0 ? heap.getMax() : heap.getCommitted();
+    long high = (long) (max * 0.95);
+    reading.collected("ZGC Major Cycles", Map.of(pool, new MemoryUsage(-1, high, high, -1)));
+    long counted = readings.get();
+    assertThat(reading.getAsDouble()).isCloseTo(0.95, within(0.01));
+
+    // ZGC's and Shenandoah's pause beans report every pool empty, several times per cycle.
+    MemoryUsage empty = new MemoryUsage(-1, 0, 0, -1);
+    reading.collected("ZGC Major Pauses", Map.of(pool, empty));
+    reading.collected("ZGC Pauses", Map.of(pool, empty));
+    reading.collected("Shenandoah Pauses", Map.of(pool, empty));
+    reading.collected("Some Collector", Map.of(pool, empty));
+    reading.collected("Some Collector", Map.of());
+
+    assertThat(reading.getAsDouble()).isCloseTo(0.95, within(0.01));
+    assertThat(readings.get()).isEqualTo(counted);
+
+    long lower = (long) (max * 0.5);
+    reading.collected("ZGC Major Cycles", Map.of(pool, new MemoryUsage(-1, lower, lower, -1)));
+    assertThat(reading.getAsDouble()).isCloseTo(0.5, within(0.01));
+    assertThat(readings.get()).isEqualTo(counted + 1);
   }
 
   private static WorkerState state(BoundedWorker<?> worker) {

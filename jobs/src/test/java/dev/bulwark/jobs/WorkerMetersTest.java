@@ -130,8 +130,26 @@ class WorkerMetersTest {
     ShutdownReport<Integer> report = worker.shutdown(Duration.ZERO);
     assertThat(report.undelivered()).containsExactly(2, 3, 4, 5);
     assertThat(assertBalanced(report.ledger())).isEqualTo(new WorkerLedger(7, 1, 1, 1, 0, 4, 0));
-    // The meters leave with the worker.
-    assertThat(registry.find("bulwark.jobs.worker.submitted").meters()).isEmpty();
-    assertThat(registry.getMeters()).isEmpty();
+    // A scrape after the shutdown reads the final ledger.
+    assertThat(counter("bulwark.jobs.worker.returned")).isEqualTo(4);
+    assertThat(counter("bulwark.jobs.worker.submitted")).isEqualTo(7);
+    assertThat(counter("bulwark.jobs.worker.processed")).isEqualTo(1);
+    assertThat(gauge("bulwark.jobs.worker.in.flight")).isZero();
+    assertThat(gauge("bulwark.jobs.worker.depth")).isZero();
+    int meters = registry.getMeters().size();
+
+    // A worker of the same name replaces the stopped one's meters.
+    try (BoundedWorker<Integer> next =
+        BoundedWorker.<Integer>builder("metered")
+            .capacity(3)
+            .handler(batch -> {})
+            .meterRegistry(registry)
+            .build()) {
+      assertThat(registry.getMeters()).hasSize(meters);
+      assertThat(counter("bulwark.jobs.worker.submitted")).isZero();
+      assertThat(counter("bulwark.jobs.worker.returned")).isZero();
+      assertThat(next.offer(1)).isEqualTo(Offer.ACCEPTED);
+      assertThat(counter("bulwark.jobs.worker.submitted")).isEqualTo(1);
+    }
   }
 }

@@ -5,10 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.bulwark.testing.Await;
 import dev.bulwark.timeouts.Deadline;
+import dev.bulwark.timeouts.Retry;
+import dev.bulwark.timeouts.TimeoutExceededException;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -141,6 +145,88 @@ class WorkerStopTest {
     assertThat(handled).containsExactly(List.of(0, 1));
     assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(5, 2, 0, 0, 0, 3, 0));
     assertThat(worker.shutdown(Duration.ZERO)).isSameAs(report);
+  }
+
+  @Test
+  void aSwallowedInterruptDoesNotLetTheBackoffOutliveTheShutdown() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    AtomicInteger attempts = new AtomicInteger();
+    Retry retry =
+        Retry.builder("swallowed")
+            .retryOn(IOException.class, TimeoutExceededException.class)
+            .maxAttempts(5)
+            .backoff(Duration.ofHours(1), Duration.ofHours(1))
+            .sleeper(nanos -> TimeUnit.HOURS.sleep(1)) // whatever the jitter drew
+            .build();
+    BoundedWorker<Integer> worker =
+        BoundedWorker.<Integer>builder("swallowed")
+            .capacity(10)
+            .batchSize(2)
+            .flushEvery(Duration.ofHours(1))
+            .retry(retry)
+            .handler(
+                batch -> {
+                  attempts.incrementAndGet();
+                  entered.countDown();
+                  try {
+                    Thread.sleep(3_600_000);
+                  } catch (InterruptedException e) {
+                    throw new IOException("interrupted"); // and the interrupt status is gone
+                  }
+                })
+            .build();
+    Thread consumer = thread("bulwark-jobs-swallowed-1");
+    offer(worker, 0, 3);
+    entered.await();
+
+    ShutdownReport<Integer> report = worker.shutdown(Duration.ofMillis(200));
+
+    assertThat(report.undelivered()).containsExactly(0, 1, 2);
+    assertThat(report.drained()).isFalse();
+    assertThat(assertBalanced(report.ledger())).isEqualTo(new WorkerLedger(3, 0, 0, 0, 0, 3, 0));
+    consumer.join(WAIT.toMillis());
+    assertThat(consumer.isAlive()).as("the worker's thread is still alive").isFalse();
+    assertThat(attempts).hasValue(1);
+    WorkerSnapshot now = worker.snapshot();
+    assertThat(now.failedAttempts()).isEqualTo(1);
+    assertThat(now.timedOutAttempts()).isZero();
+    assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 0, 0, 0, 0, 3, 0));
+  }
+
+  @Test
+  void aDeadLetterCutShortByAShutdownHandsItsItemsBack() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    BoundedWorker<Integer> worker =
+        BoundedWorker.<Integer>builder("cut-short")
+            .capacity(10)
+            .batchSize(2)
+            .flushEvery(Duration.ofHours(1))
+            .handler(
+                batch -> {
+                  throw new IOException("table is gone");
+                })
+            .deadLetter(
+                (batch, failure) -> {
+                  entered.countDown();
+                  Thread.sleep(2_000);
+                })
+            .build();
+    offer(worker, 0, 3);
+    entered.await();
+
+    ShutdownReport<Integer> report = worker.shutdown(Duration.ofMillis(100));
+
+    assertThat(report.undelivered()).containsExactly(0, 1, 2);
+    assertThat(report.drained()).isFalse();
+    assertThat(assertBalanced(report.ledger())).isEqualTo(new WorkerLedger(3, 0, 0, 0, 0, 3, 0));
+    assertThat(worker.snapshot().callbackFailures()).isZero();
+  }
+
+  private static Thread thread(String name) {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().equals(name))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no thread " + name));
   }
 
   @Test

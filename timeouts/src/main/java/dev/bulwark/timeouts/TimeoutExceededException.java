@@ -110,6 +110,23 @@ public final class TimeoutExceededException extends RuntimeException {
     return new TimeoutExceededException(limiterName, true, left, elapsed, cause);
   }
 
+  /**
+   * Returns this time-out without its cause: the same message, limit, elapsed time, limiter name
+   * and stack trace, no cause and nothing suppressed. For a caller that classifies the time-out
+   * itself, apart from what the stopped call threw: a {@link Retry} walks a failure's causes, so
+   * {@code retryOn(IOException.class)} retries a time-out whose stopped call threw an {@code
+   * IOException} on its interrupt; handed this copy, it retries the time-out only if it names
+   * {@code TimeoutExceededException}.
+   *
+   * @return a new exception
+   */
+  public TimeoutExceededException withoutCause() {
+    TimeoutExceededException copy =
+        new TimeoutExceededException(limiterName, outerDeadline, limit, elapsed, null);
+    copy.setStackTrace(getStackTrace());
+    return copy;
+  }
+
   private static String message(
       @Nullable String limiterName, boolean outerDeadline, Duration limit, Duration elapsed) {
     String prefix = limiterName == null ? "" : "time limiter " + limiterName + ": ";

@@ -40,6 +40,26 @@ class TimeoutExceededExceptionTest {
   }
 
   @Test
+  void aCopyWithoutItsCauseKeepsTheRest() {
+    IOException cause = new IOException("interrupted");
+    TimeoutExceededException e =
+        TimeoutExceededException.deadlineExceeded(
+            "payments", Duration.ofMillis(87), Duration.ofMillis(88), cause);
+    e.addSuppressed(new IOException("earlier"));
+
+    TimeoutExceededException bare = e.withoutCause();
+
+    assertThat(bare).isNotSameAs(e).hasMessage(e.getMessage()).hasNoCause();
+    assertThat(bare.getSuppressed()).isEmpty();
+    assertThat(bare.limiterName()).contains("payments");
+    assertThat(bare.outerDeadline()).isTrue();
+    assertThat(bare.limit()).isEqualTo(Duration.ofMillis(87));
+    assertThat(bare.elapsed()).isEqualTo(Duration.ofMillis(88));
+    assertThat(bare.getStackTrace()).isEqualTo(e.getStackTrace());
+    assertThat(e).hasCause(cause);
+  }
+
+  @Test
   void anOuterDeadlineIsToldApartFromTheCallsOwnLimit() {
     assertThat(
             TimeoutExceededException.deadlineExceeded(
