@@ -509,9 +509,9 @@ final class ScheduledJob {
     }
   }
 
-  /** A failure's class and message, with any URL's secrets masked. */
+  /** A failure's class and message, with the URLs and secret settings in it masked. */
   static String message(Throwable failure) {
-    return Secrets.maskUrl(failure.getClass().getName() + ": " + failure.getMessage());
+    return Secrets.maskText(failure.getClass().getName() + ": " + failure.getMessage());
   }
 
   /**

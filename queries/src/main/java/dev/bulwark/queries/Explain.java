@@ -71,7 +71,7 @@ import org.jspecify.annotations.Nullable;
  * parameters, a connection that cannot be had, a server that does not answer within 60 seconds)
  * throws {@link IllegalStateException} naming the statement and the driver's error; its message
  * shows no parameter value, and a URL in the driver's text is masked by {@link
- * Secrets#maskUrl(String)}.
+ * Secrets#maskText(String)}.
  *
  * <p>An instance is immutable and thread-safe; the factories are thread-safe, and use the
  * connection they are given from the calling thread only.
@@ -273,7 +273,7 @@ public final class Explain {
         "EXPLAIN failed for: "
             + sql
             + "\n"
-            + Secrets.maskUrl(e.getClass().getName() + ": " + e.getMessage()),
+            + Secrets.maskText(e.getClass().getName() + ": " + e.getMessage()),
         e);
   }
 

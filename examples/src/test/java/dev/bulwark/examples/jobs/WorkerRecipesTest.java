@@ -137,7 +137,7 @@ class WorkerRecipesTest {
                     log.error(
                         "{} activity entries not stored: {}",
                         batch.size(),
-                        Secrets.maskUrl(failure.toString())))
+                        Secrets.maskText(failure.toString())))
             .handler(
                 batch -> {
                   try (Connection c = database.getConnection();
