@@ -39,6 +39,7 @@ final class CallSites {
           "dev.bulwark.queries.QueryScope",
           "dev.bulwark.queries.QueryGuard",
           "dev.bulwark.queries.CallSites",
+          "dev.bulwark.queries.RowCounting",
           "dev.bulwark.queries.QueryScopeFilter");
 
   private final List<String> skipped;

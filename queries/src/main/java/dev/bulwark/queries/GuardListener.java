@@ -1,13 +1,10 @@
 package dev.bulwark.queries;
 
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import net.ttddyy.dsproxy.ExecutionInfo;
 import net.ttddyy.dsproxy.QueryInfo;
-import net.ttddyy.dsproxy.listener.MethodExecutionContext;
-import net.ttddyy.dsproxy.listener.MethodExecutionListener;
 import net.ttddyy.dsproxy.listener.QueryExecutionListener;
 import org.jspecify.annotations.Nullable;
 
@@ -15,10 +12,10 @@ import org.jspecify.annotations.Nullable;
  * What datasource-proxy calls around every statement and every JDBC method of a guarded data
  * source. Before a statement: counts it in the thread's scope (which may throw under {@link
  * QueryPolicy#THROW}, so that the statement does not run) and applies the default fetch size.
- * After: times it by shape. After {@code ResultSet.next()} returned true: counts the row.
- * Thread-safe: its state is the thread's.
+ * After: times it by shape. After {@code ResultSet.next()} returned true ({@link RowCounting}):
+ * counts the row. Thread-safe: its state is the thread's.
  */
-final class GuardListener implements QueryExecutionListener, MethodExecutionListener {
+final class GuardListener implements QueryExecutionListener {
   /** The start of the statement running on this thread, in {@link System#nanoTime()}. */
   private static final ThreadLocal<long[]> START = ThreadLocal.withInitial(() -> new long[1]);
 
@@ -63,19 +60,12 @@ final class GuardListener implements QueryExecutionListener, MethodExecutionList
     }
   }
 
-  @Override
-  public void beforeMethod(MethodExecutionContext context) {}
-
-  @Override
-  public void afterMethod(MethodExecutionContext context) {
-    if (context.getTarget() instanceof ResultSet
-        && Boolean.TRUE.equals(context.getResult())
-        && context.getMethod().getName().equals("next")) {
-      guard.rows(1);
-      QueryScope scope = guard.currentScope();
-      if (scope != null) {
-        scope.row();
-      }
+  /** A {@code ResultSet.next()} returned true: counts the row, which may throw under THROW. */
+  void row() {
+    guard.rows(1);
+    QueryScope scope = guard.currentScope();
+    if (scope != null) {
+      scope.row();
     }
   }
 }

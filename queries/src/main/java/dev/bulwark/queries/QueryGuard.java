@@ -62,9 +62,6 @@ public final class QueryGuard {
   /** Default N+1 threshold: a shape may run 5 times in one scope. */
   static final int DEFAULT_N_PLUS_ONE_THRESHOLD = 5;
 
-  /** Default rows that make a warning: 10,000. */
-  static final long DEFAULT_ROWS_WARNING = 10_000;
-
   /** Default slow threshold: 1 second. */
   static final Duration DEFAULT_SLOW_THRESHOLD = Duration.ofSeconds(1);
 
@@ -91,6 +88,7 @@ public final class QueryGuard {
   private final int maxShapes;
   private final int fetchSize;
   private final Map<String, ScopeLimits> limits;
+  private final boolean countsRows;
   private final CallSites callSites;
   private final Shapes shapeCache = new Shapes();
 
@@ -112,13 +110,17 @@ public final class QueryGuard {
     this.nPlusOneThreshold =
         b.nPlusOneThreshold < 0 ? DEFAULT_N_PLUS_ONE_THRESHOLD : b.nPlusOneThreshold;
     this.maxStatements = b.maxStatements < 0 ? Long.MAX_VALUE - 1 : b.maxStatements;
-    this.rowsWarning = b.rowsWarning < 0 ? DEFAULT_ROWS_WARNING : b.rowsWarning;
+    this.rowsWarning = b.rowsWarning < 0 ? Long.MAX_VALUE - 1 : b.rowsWarning;
     this.rowsLimit = b.rowsLimit < 0 ? Long.MAX_VALUE - 1 : b.rowsLimit;
     this.slowThreshold = b.slowThreshold == null ? DEFAULT_SLOW_THRESHOLD : b.slowThreshold;
     this.slowThresholdNanos = Checks.saturatedNanos(slowThreshold);
     this.maxShapes = b.maxShapes < 0 ? DEFAULT_MAX_SHAPES : b.maxShapes;
     this.fetchSize = b.fetchSize;
     this.limits = Map.copyOf(b.limits);
+    this.countsRows =
+        b.rowsWarning >= 0
+            || b.rowsLimit >= 0
+            || limits.values().stream().anyMatch(ScopeLimits::guardsRows);
     this.callSites = new CallSites(List.copyOf(b.callSitePackages));
     this.registry = b.meterRegistry;
     if (registry != null) {
@@ -153,7 +155,8 @@ public final class QueryGuard {
 
   /**
    * Wraps a data source: the returned one hands out the same connections, and this guard sees every
-   * statement, prepared statement, batch and row read through them.
+   * statement, prepared statement and batch run through them, and, when a rows limit is set ({@code
+   * rowsWarning}, {@code rowsLimit}, on the guard or on a scope), every row read.
    *
    * @param dataSource the data source to watch: a pool or any other
    * @return the watched data source; close the original (a pool) as before
@@ -161,11 +164,13 @@ public final class QueryGuard {
    */
   public DataSource wrap(DataSource dataSource) {
     Objects.requireNonNull(dataSource, "dataSource");
-    return ProxyDataSourceBuilder.create(name, dataSource)
-        .listener(listener)
-        .methodListener(listener)
-        .proxyResultSet()
-        .build();
+    ProxyDataSourceBuilder proxy =
+        ProxyDataSourceBuilder.create(name, dataSource).listener(listener);
+    if (countsRows) {
+      // Only then: a proxied result set costs every getter of every row a reflective call.
+      proxy.proxyResultSet(RowCounting.factory(listener));
+    }
+    return proxy.build();
   }
 
   /**
@@ -457,7 +462,10 @@ public final class QueryGuard {
     }
 
     /**
-     * The rows a scope may read before a warning event. Default: 10,000.
+     * The rows a scope may read before a warning event. Setting a rows limit here, or on any scope,
+     * makes the guard count rows, which proxies every result set: each getter of each row then goes
+     * through a reflective call (see the overhead in the benchmarks). Default: none, and rows are
+     * not counted.
      *
      * @param rows from 1 to 10^12 rows
      * @return this builder
@@ -471,7 +479,8 @@ public final class QueryGuard {
     }
 
     /**
-     * The rows a scope may read at most; past it the policy applies. Default: no limit.
+     * The rows a scope may read at most; past it the policy applies. Like {@link #rowsWarning},
+     * makes the guard count rows. Default: no limit.
      *
      * @param rows from 1 to 10^12 rows
      * @return this builder

@@ -89,6 +89,11 @@ public final class ScopeLimits {
         Checks.between("rowsLimit", rows, 1, 1_000_000_000_000L));
   }
 
+  /** Whether these limits need rows counted. */
+  boolean guardsRows() {
+    return rowsWarning >= 0 || rowsLimit >= 0;
+  }
+
   int nPlusOneThresholdOr(int fallback) {
     return nPlusOneThreshold < 0 ? fallback : nPlusOneThreshold;
   }

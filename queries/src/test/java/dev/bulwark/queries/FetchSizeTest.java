@@ -61,7 +61,8 @@ class FetchSizeTest {
 
   @Test
   void aStatementWithoutAFetchSizeGetsTheDefaultAndALargeResultIsReadInParts() throws SQLException {
-    QueryGuard guard = QueryGuard.builder().defaultFetchSize(100).build();
+    QueryGuard guard =
+        QueryGuard.builder().rowsWarning(1_000_000_000L).defaultFetchSize(100).build();
     DataSource db = guard.wrap(pool);
     QueryScope scope = guard.begin("GET /export");
     try (scope;
@@ -92,7 +93,8 @@ class FetchSizeTest {
 
   @Test
   void aFetchSizeTheCodeSetIsKept() throws SQLException {
-    QueryGuard guard = QueryGuard.builder().defaultFetchSize(100).build();
+    QueryGuard guard =
+        QueryGuard.builder().rowsWarning(1_000_000_000L).defaultFetchSize(100).build();
     DataSource db = guard.wrap(pool);
     try (Connection c = db.getConnection()) {
       c.setAutoCommit(false);
@@ -111,7 +113,7 @@ class FetchSizeTest {
 
   @Test
   void withoutTheSettingPgjdbcReadsTheWholeResultAtOnce() throws SQLException {
-    QueryGuard guard = QueryGuard.builder().build();
+    QueryGuard guard = QueryGuard.builder().rowsWarning(1_000_000_000L).build();
     DataSource db = guard.wrap(pool);
     try (Connection c = db.getConnection()) {
       c.setAutoCommit(false);
@@ -129,7 +131,8 @@ class FetchSizeTest {
 
   @Test
   void inAutoCommitPgjdbcReadsTheWholeResultWhateverTheFetchSize() throws SQLException {
-    QueryGuard guard = QueryGuard.builder().defaultFetchSize(100).build();
+    QueryGuard guard =
+        QueryGuard.builder().rowsWarning(1_000_000_000L).defaultFetchSize(100).build();
     DataSource db = guard.wrap(pool);
     try (Connection c = db.getConnection();
         Statement s = c.createStatement();

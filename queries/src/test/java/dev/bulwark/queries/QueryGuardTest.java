@@ -313,4 +313,22 @@ class QueryGuardTest {
         .isInstanceOf(IllegalStateException.class)
         .hasMessage("maxShapes was already set to 5");
   }
+
+  @Test
+  void withoutARowsLimitRowsAreNotCountedAndResultSetsNotProxied() throws SQLException {
+    QueryGuard guard = QueryGuard.builder().build();
+    DataSource db = guard.wrap(pool);
+    try (QueryScope scope = guard.begin("GET /customers");
+        Connection c = db.getConnection();
+        Statement s = c.createStatement();
+        ResultSet r = s.executeQuery("select id from customers")) {
+      while (r.next()) {
+        r.getLong(1);
+      }
+      assertThat(scope.rows()).isZero();
+      assertThat(scope.statements()).isOne();
+      // The pool's own result set: no datasource-proxy proxy between the rows and the application.
+      assertThat(r.getClass().getName()).startsWith("com.zaxxer.hikari.");
+    }
+  }
 }

@@ -115,7 +115,8 @@ class QueryScopeTest {
 
   @Test
   void aStatementOutsideAnyScopeIsTimedButCountedInNoScope() throws Exception {
-    QueryGuard guard = QueryGuard.builder().meterRegistry(registry).build();
+    QueryGuard guard =
+        QueryGuard.builder().rowsWarning(1_000_000_000L).meterRegistry(registry).build();
     DataSource db = guard.wrap(pool);
     QueryScope closed = guard.begin("GET /before");
     closed.close();
@@ -157,7 +158,8 @@ class QueryScopeTest {
 
   @Test
   void anInnerScopeCountsItsOwnAndTheOuterOneResumesWhenItCloses() throws SQLException {
-    QueryGuard guard = QueryGuard.builder().policy(QueryPolicy.COUNT).build();
+    QueryGuard guard =
+        QueryGuard.builder().rowsWarning(1_000_000_000L).policy(QueryPolicy.COUNT).build();
     DataSource db = guard.wrap(pool);
     try (QueryScope outer = guard.begin("job nightly")) {
       byId(db, 1);
@@ -180,7 +182,11 @@ class QueryScopeTest {
   @Test
   void aScopeClosedTwiceEndsOnce() throws SQLException {
     QueryGuard guard =
-        QueryGuard.builder().policy(QueryPolicy.COUNT).meterRegistry(registry).build();
+        QueryGuard.builder()
+            .rowsWarning(1_000_000_000L)
+            .policy(QueryPolicy.COUNT)
+            .meterRegistry(registry)
+            .build();
     DataSource db = guard.wrap(pool);
     QueryScope outer = guard.begin("outer");
     QueryScope first = guard.begin("first");
@@ -207,9 +213,11 @@ class QueryScopeTest {
 
   @Test
   void aPackageGivenToSkipCallSitesIsNeverTheCallSite() throws SQLException {
-    QueryGuard plain = QueryGuard.builder().policy(QueryPolicy.THROW).build();
+    QueryGuard plain =
+        QueryGuard.builder().rowsWarning(1_000_000_000L).policy(QueryPolicy.THROW).build();
     QueryGuard skipping =
         QueryGuard.builder()
+            .rowsWarning(1_000_000_000L)
             .policy(QueryPolicy.THROW)
             .skipCallSites("dev.bulwark.queries.dao.")
             .build();

@@ -56,6 +56,8 @@ public class GuardOverheadBenchmark {
   private HikariDataSource pool;
   private QueryGuard guard;
   private DataSource guarded;
+  private QueryGuard rowsGuard;
+  private DataSource rowsGuarded;
 
   /** Starts PostgreSQL (once per fork), seeds 100 rows, builds the pool and the guard. */
   @Setup(Level.Trial)
@@ -73,6 +75,13 @@ public class GuardOverheadBenchmark {
     }
     guard = QueryGuard.builder().meterRegistry(new SimpleMeterRegistry()).build();
     guarded = guard.wrap(pool);
+    rowsGuard =
+        QueryGuard.builder()
+            .name("rows")
+            .rowsWarning(10_000)
+            .meterRegistry(new SimpleMeterRegistry())
+            .build();
+    rowsGuarded = rowsGuard.wrap(pool);
   }
 
   /** Closes the pool and drops the database. */
@@ -107,6 +116,14 @@ public class GuardOverheadBenchmark {
   public long guardedRead100() throws SQLException {
     try (QueryScope scope = guard.begin("GET /items")) {
       return read100(guarded);
+    }
+  }
+
+  /** 100 rows through a guard that counts rows (a rows warning is set): result sets proxied. */
+  @Benchmark
+  public long rowsGuardedRead100() throws SQLException {
+    try (QueryScope scope = rowsGuard.begin("GET /items")) {
+      return read100(rowsGuarded);
     }
   }
 
