@@ -67,6 +67,9 @@ final class ScheduledJob {
     }
   }
 
+  /** The least time a late wake still runs the period it was for. */
+  static final Duration CATCH_UP_FLOOR = Duration.ofSeconds(10);
+
   /** How long an attempt that failed to reach the database waits before it tries again. */
   static final Duration ERROR_RETRY = Duration.ofSeconds(5);
 
@@ -283,7 +286,7 @@ final class ScheduledJob {
       if (scheduler.isClosed()) {
         return; // closed while this attempt waited for its connection: nothing was recorded
       }
-      Instant period = claim(session, attempt.now());
+      Instant period = claim(session, attempt.now(), target);
       if (period == null) {
         return;
       }
@@ -316,7 +319,8 @@ final class ScheduledJob {
    * last one recorded. Returns null, counting the skip, if it was already recorded: it ran (or is
    * running, after losing its lock) elsewhere.
    */
-  private @Nullable Instant claim(LockSession session, Instant now) throws SQLException {
+  private @Nullable Instant claim(LockSession session, Instant now, Instant target)
+      throws SQLException {
     RunTable table = scheduler.table();
     Connection c = session.connection();
     if (schedule.isFixedDelay()) {
@@ -331,9 +335,17 @@ final class ScheduledJob {
       return period;
     }
     Instant period = schedule.periodStart(now);
+    if (period.isAfter(target) && now.isBefore(target.plus(catchUpLimit()))) {
+      // Woke late (a pause of the JVM, a busy machine): the period this attempt was for has not
+      // run anywhere that this instance knows of, and it is recent: run it, late, rather than miss
+      // it; the current one follows at once. Older periods are missed, and counted.
+      period = target;
+    }
     if (!table.claim(c, name, period, scheduler.instance())) {
       count(Skip.ALREADY_RAN).increment();
-      intended = schedule.nextStart(now);
+      Instant current = schedule.periodStart(now);
+      // A late period that ran elsewhere: the current one may not have, so it is tried at once.
+      intended = period.isBefore(current) ? current : schedule.nextStart(now);
       return null;
     }
     Instant previous = table.previous(c, name, period);
@@ -548,6 +560,12 @@ final class ScheduledJob {
       cause = cause.getCause();
     }
     return out.toString();
+  }
+
+  /** How late a wake may be and still run the period it was for: a period, and at least 10 s. */
+  private Duration catchUpLimit() {
+    Duration period = schedule.period();
+    return period.compareTo(CATCH_UP_FLOOR) < 0 ? CATCH_UP_FLOOR : period;
   }
 
   /** Anchors the estimate of the database's clock to a reading just taken. */
