@@ -28,8 +28,8 @@ import org.jspecify.annotations.Nullable;
  *     null when the check measures nothing
  * @param observedUnit the unit of {@code observedValue} ({@code "ms"}, {@code "%"}, {@code "MiB"},
  *     ...), or null
- * @param componentType the draft's {@code componentType}: {@code "component"}, {@code
- *     "datastore"}, {@code "system"} or a name of the service's own; null for none
+ * @param componentType the draft's {@code componentType}: {@code "component"}, {@code "datastore"},
+ *     {@code "system"} or a name of the service's own; null for none
  * @param output a text saying what is wrong, for a non-pass status; null for none. The registry
  *     masks secrets in it before it is stored.
  * @param details further values by name, in insertion order
@@ -59,8 +59,8 @@ public record HealthResult(
    * @param duration how long it ran, not negative
    * @throws NullPointerException if {@code status}, {@code details}, {@code time}, {@code duration}
    *     or a detail's name or value is null
-   * @throws IllegalArgumentException if a value is not a number, string or boolean, or {@code
-   *     duration} is negative
+   * @throws IllegalArgumentException if a value is not a number, string or boolean, is a NaN or an
+   *     infinite number, or {@code duration} is negative
    */
   public HealthResult {
     Objects.requireNonNull(status, "status");
@@ -110,7 +110,8 @@ public record HealthResult(
    * @return the result
    */
   public static HealthResult of(Status status, @Nullable String output) {
-    return new HealthResult(status, null, null, null, output, Map.of(), Instant.now(), Duration.ZERO);
+    return new HealthResult(
+        status, null, null, null, output, Map.of(), Instant.now(), Duration.ZERO);
   }
 
   /**
@@ -195,6 +196,10 @@ public record HealthResult(
     if (!(value instanceof Number || value instanceof String || value instanceof Boolean)) {
       throw Checks.invalid(
           "%s must be a number, string or boolean, but was a %s", name, value.getClass().getName());
+    }
+    if ((value instanceof Double || value instanceof Float)
+        && !Double.isFinite(((Number) value).doubleValue())) {
+      throw Checks.invalid("%s must be a finite number, but was %s", name, value);
     }
     return value;
   }

@@ -31,7 +31,10 @@ public enum Status {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  /** {@return MicroProfile Health's word for it: {@code UP} for pass and warn, {@code DOWN} for fail} */
+  /**
+   * {@return MicroProfile Health's word for it: {@code UP} for pass and warn, {@code DOWN} for
+   * fail}
+   */
   public String microProfile() {
     return this == FAIL ? "DOWN" : "UP";
   }

@@ -3,8 +3,8 @@ package dev.bulwark.health;
 import dev.bulwark.core.internal.Checks;
 
 /**
- * When a measured value turns a check to {@link Status#WARN} and to {@link Status#FAIL}: at or above
- * {@code warnAt}, and at or above {@code failAt}. Infinity turns a level off. Immutable.
+ * When a measured value turns a check to {@link Status#WARN} and to {@link Status#FAIL}: at or
+ * above {@code warnAt}, and at or above {@code failAt}. Infinity turns a level off. Immutable.
  *
  * @param warnAt the value from which the check warns; {@link Double#POSITIVE_INFINITY} for never
  * @param failAt the value from which the check fails, at least {@code warnAt}; {@link
