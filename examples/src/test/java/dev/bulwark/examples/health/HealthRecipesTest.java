@@ -199,7 +199,8 @@ class HealthRecipesTest {
     HealthRegistry health =
         HealthRegistry.builder()
             .liveness("memory:utilization", HealthChecks.heap(Threshold.of(80, 90)))
-            .detail("worker:activity-log", HealthChecks.worker(activityLog, Threshold.warnAt(5_000)))
+            .detail(
+                "worker:activity-log", HealthChecks.worker(activityLog, Threshold.warnAt(5_000)))
             .detail("cache:prices", HealthChecks.cache(prices, Threshold.warnAt(90)))
             .check(
                 "postgres:responseTime",
@@ -243,7 +244,8 @@ class HealthRecipesTest {
   @Test
   void anyFrameworkWritesTheResponseItGets() {
     HealthRegistry health =
-        closer.add(HealthRegistry.builder().liveness("jvm:threads", HealthChecks.threads()).build());
+        closer.add(
+            HealthRegistry.builder().liveness("jvm:threads", HealthChecks.threads()).build());
     List<String> written = new ArrayList<>();
 
     // snippet:begin health-respond
@@ -265,7 +267,8 @@ class HealthRecipesTest {
   @Test
   void theServletServesTheSameReportsInAServletContainer() throws Exception {
     HealthRegistry health =
-        closer.add(HealthRegistry.builder().liveness("jvm:threads", HealthChecks.threads()).build());
+        closer.add(
+            HealthRegistry.builder().liveness("jvm:threads", HealthChecks.threads()).build());
     String token = "health-token-for-the-recipes";
     Server jetty = new Server();
     ServerConnector connector = new ServerConnector(jetty);
