@@ -8,6 +8,11 @@ import dev.bulwark.core.Secrets;
 import dev.bulwark.examples.ratelimit.QuoteServer;
 import dev.bulwark.examples.timeouts.CalculationEndpoint;
 import dev.bulwark.examples.timeouts.RequestDeadline;
+import dev.bulwark.health.HealthChecks;
+import dev.bulwark.health.HealthRegistry;
+import dev.bulwark.health.HealthResult;
+import dev.bulwark.health.HealthServer;
+import dev.bulwark.health.Role;
 import dev.bulwark.jobs.BoundedWorker;
 import dev.bulwark.jobs.JobSnapshot;
 import dev.bulwark.jobs.LockingScheduler;
@@ -38,6 +43,8 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -45,6 +52,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -119,6 +127,7 @@ public final class Demo {
       scheduledJobs(db, registry);
       boundedWorker(db, registry);
       nPlusOne(db, registry);
+      healthEndpoint(db, redis);
     }
     System.out.println("== metrics");
     System.out.println(
@@ -491,6 +500,143 @@ public final class Demo {
       clientA.shutdown();
       clientB.shutdown();
     }
+  }
+
+  /**
+   * Findings 17 to 21: the health server on its own port with every built-in check, and the
+   * readiness probe failing while Redis is stopped and passing once it is back.
+   */
+  private static void healthEndpoint(TestDatabase db, TestRedis redis) throws Exception {
+    System.out.println(
+        "== health: every built-in check on a port of its own (ttl 1 s); Redis stopped, then back");
+    PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    String token = "demo-health-token-0123456789";
+    RedisClient client = Pools.redis(redis.url()).name("demo-health").build();
+    try (HikariDataSource database =
+            Pools.postgres(db.jdbcUrl(), db.user(), db.password())
+                .poolName("demo-health")
+                .meterRegistry(prometheus)
+                .build();
+        StatefulRedisConnection<String, String> connection = client.connect();
+        BoundedCache<String, String> prices =
+            BoundedCache.<String, String>builder("prices").maximumSize(1_000).build();
+        RedisRateLimiter quotes =
+            RateLimiter.redis(client)
+                .name("health-quotes")
+                .limits("10/minute")
+                .onRedisFailure(FailurePolicy.LOCAL_FALLBACK)
+                .build();
+        BoundedWorker<String> activityLog =
+            BoundedWorker.<String>builder("activity-log")
+                .capacity(10_000)
+                .handler(batch -> {})
+                .build();
+        LockingScheduler scheduler =
+            LockingScheduler.postgres(database).name("demo-health").build()) {
+      scheduler.schedule("exchange-rates", Schedule.fixedDelay(Duration.ofHours(24)), () -> {});
+      for (int i = 0; i < 950; i++) {
+        prices.put("sku-" + i, "9.99");
+      }
+      try (HealthRegistry health =
+              HealthRegistry.builder()
+                  .ttl(Duration.ofSeconds(1))
+                  .meterRegistry(prometheus)
+                  .liveness("memory:utilization", HealthChecks.heap())
+                  .liveness("jvm:threads", HealthChecks.threads())
+                  .readiness("postgres:responseTime", HealthChecks.dataSource(database))
+                  .readiness("redis:responseTime", HealthChecks.redis(connection))
+                  .startup(
+                      "job:exchange-rates",
+                      HealthChecks.job(scheduler, "exchange-rates", Duration.ofHours(25)))
+                  .detail("postgres:utilization", HealthChecks.pool(database))
+                  .detail("cache:prices", HealthChecks.cache(prices))
+                  .detail("ratelimit:quotes", HealthChecks.rateLimiter(quotes))
+                  .detail("worker:activity-log", HealthChecks.worker(activityLog))
+                  .detail("jvm:nonHeap", HealthChecks.nonHeap())
+                  .detail("jvm:gc", HealthChecks.gcPause())
+                  .detail("jvm:cpu", HealthChecks.processCpu())
+                  .detail("jvm:uptime", HealthChecks.uptime())
+                  .detail("disk:utilization", HealthChecks.diskFree(Path.of(".")))
+                  .build();
+          HealthServer server =
+              HealthServer.builder(health, 0)
+                  .host("127.0.0.1")
+                  .bearerToken(token)
+                  .prometheus(prometheus)
+                  .start()) {
+        for (Role role : Role.values()) {
+          System.out.println("serving " + server.uri(role));
+        }
+        System.out.println("serving " + server.metricsUri() + " (with the bearer token)");
+        HttpClient http = HttpClient.newHttpClient();
+        System.out.println(
+            "GET /health/ready, no token: " + line(http, server.uri(Role.READINESS), null));
+        health.report(Role.DETAIL).results().forEach(Demo::printCheck);
+
+        redis.stop();
+        try {
+          Await.until(
+              Duration.ofSeconds(15),
+              "readiness to fail",
+              () -> status(http, server.uri(Role.READINESS)) == 503);
+          System.out.println(
+              "Redis stopped: GET /health/ready -> "
+                  + line(http, server.uri(Role.READINESS), null));
+          printCheck(
+              "redis:responseTime",
+              health.report(Role.READINESS).results().get("redis:responseTime"));
+        } finally {
+          redis.start();
+        }
+        Await.until(
+            Duration.ofSeconds(30),
+            "readiness to pass again",
+            () -> status(http, server.uri(Role.READINESS)) == 200);
+        System.out.println(
+            "Redis back: GET /health/ready -> " + line(http, server.uri(Role.READINESS), null));
+        HttpRequest scrape =
+            HttpRequest.newBuilder(server.metricsUri())
+                .header("Authorization", "Bearer " + token)
+                .build();
+        String metrics = http.send(scrape, HttpResponse.BodyHandlers.ofString()).body();
+        metrics
+            .lines()
+            .filter(line -> line.startsWith("bulwark_health_status{"))
+            .limit(3)
+            .forEach(line -> System.out.println("/metrics: " + line));
+      }
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static void printCheck(String name, @Nullable HealthResult result) {
+    if (result == null) {
+      return;
+    }
+    System.out.printf(
+        "  %-22s %-4s %s %s%s%n",
+        name,
+        result.status().ietf(),
+        result.observedValue() == null ? "" : result.observedValue(),
+        result.observedUnit() == null ? "" : result.observedUnit(),
+        result.output() == null ? "" : "  (" + result.output() + ")");
+  }
+
+  private static int status(HttpClient http, URI uri) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.discarding())
+        .statusCode();
+  }
+
+  private static String line(HttpClient http, URI uri, @Nullable String token)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder request = HttpRequest.newBuilder(uri);
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    HttpResponse<String> response =
+        http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    return response.statusCode() + " " + response.body();
   }
 
   /** Finding 6: a 10/minute route shared by every instance through Redis, answered with 429. */
