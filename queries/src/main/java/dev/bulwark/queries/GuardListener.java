@@ -16,8 +16,14 @@ import org.jspecify.annotations.Nullable;
  * counts the row. Thread-safe: its state is the thread's.
  */
 final class GuardListener implements QueryExecutionListener {
-  /** The start of the statement running on this thread, in {@link System#nanoTime()}. */
-  private static final ThreadLocal<long[]> START = ThreadLocal.withInitial(() -> new long[1]);
+  /** The statement running on this thread: its shape, found once, and its start. */
+  private static final ThreadLocal<Running> RUNNING = ThreadLocal.withInitial(Running::new);
+
+  /** Mutable, and only ever touched by its own thread. */
+  private static final class Running {
+    Shapes.@Nullable Shape shape;
+    long startNanos;
+  }
 
   private final QueryGuard guard;
 
@@ -27,16 +33,20 @@ final class GuardListener implements QueryExecutionListener {
 
   @Override
   public void beforeQuery(ExecutionInfo execution, List<QueryInfo> queries) {
+    Running running = RUNNING.get();
+    // A batch runs once: it counts as one statement, of its first statement's shape.
+    Shapes.@Nullable Shape shape =
+        queries.isEmpty() ? null : guard.shape(queries.get(0).getQuery());
+    running.shape = shape;
     QueryScope scope = guard.currentScope();
-    if (scope != null && !queries.isEmpty()) {
-      // A batch runs once: it counts as one statement, of its first statement's shape.
-      scope.statement(guard.shape(queries.get(0).getQuery()));
+    if (scope != null && shape != null) {
+      scope.statement(shape);
     }
     int fetchSize = guard.fetchSize();
     if (fetchSize > 0) {
       fetchSize(execution.getStatement(), fetchSize);
     }
-    START.get()[0] = System.nanoTime();
+    running.startNanos = System.nanoTime();
   }
 
   private static void fetchSize(@Nullable Statement statement, int rows) {
@@ -54,9 +64,12 @@ final class GuardListener implements QueryExecutionListener {
 
   @Override
   public void afterQuery(ExecutionInfo execution, List<QueryInfo> queries) {
-    long nanos = System.nanoTime() - START.get()[0];
-    if (!queries.isEmpty()) {
-      guard.timed(guard.shape(queries.get(0).getQuery()), nanos, guard.currentScope());
+    Running running = RUNNING.get();
+    long nanos = System.nanoTime() - running.startNanos;
+    Shapes.@Nullable Shape shape = running.shape;
+    running.shape = null;
+    if (shape != null) {
+      guard.timed(shape, nanos, guard.currentScope());
     }
   }
 
