@@ -66,7 +66,8 @@ import org.jspecify.annotations.Nullable;
  * tagged {@code name} (the registry), {@code check} and {@code outcome} ({@code pass}, {@code
  * warn}, {@code fail}, {@code timeout}, {@code error}: the check threw); and a gauge {@code
  * bulwark.health.status} per check, 0 for pass, 1 for warn, 2 for fail, NaN before its first
- * result.
+ * result; and the time limiter's {@code bulwark.timeouts.timelimiter.calls}, tagged with the
+ * registry's name.
  *
  * <p>Thread-safe. {@link #close()} stops the threads; a report after it fails every check with
  * {@code "the health registry is closed"}, which takes the instance out of service while it shuts
@@ -116,6 +117,9 @@ public final class HealthRegistry implements AutoCloseable {
             .asyncThreads(builder.threads < 0 ? DEFAULT_THREADS : builder.threads)
             .asyncQueueCapacity(builder.registrations.size());
     this.meterRegistry = builder.meterRegistry;
+    if (meterRegistry != null) {
+      limiter.meterRegistry(meterRegistry);
+    }
     this.runtime =
         new Shared(
             limiter.build(),
@@ -752,7 +756,7 @@ public final class HealthRegistry implements AutoCloseable {
      *
      * @return the registry
      * @throws IllegalStateException if no check is registered, or {@code meterRegistry} holds the
-     *     meters of an open registry of this name
+     *     meters of an open registry, or of an open time limiter, of this name
      */
     public HealthRegistry build() {
       if (registrations.isEmpty()) {
