@@ -523,14 +523,17 @@ public final class HealthRegistry implements AutoCloseable {
      * Sets the registry's name: the {@code name} tag of its meters and part of its threads' names.
      * Default: {@code health}.
      *
-     * @param name 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}
+     * @param name 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}, and neither
+     *     {@code watchdog} nor {@code cancel}, which name threads every time limiter shares
      * @return this builder
      * @throws IllegalArgumentException if not such a name
      * @throws IllegalStateException if already set
      */
     public Builder name(String name) {
       Checks.requireUnset("name", nameSet, this.name);
-      this.name = Checks.identifier("name", name);
+      // The registry's time limiter takes this name: refuse here what it would refuse at build.
+      var unused = TimeLimiter.builder(Checks.identifier("name", name));
+      this.name = name;
       this.nameSet = true;
       return this;
     }
