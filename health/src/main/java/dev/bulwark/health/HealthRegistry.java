@@ -66,7 +66,8 @@ import org.jspecify.annotations.Nullable;
  * tagged {@code name} (the registry), {@code check} and {@code outcome} ({@code pass}, {@code
  * warn}, {@code fail}, {@code timeout}, {@code error}: the check threw); and a gauge {@code
  * bulwark.health.status} per check, 0 for pass, 1 for warn, 2 for fail, NaN before its first
- * result.
+ * result; and the time limiter's {@code bulwark.timeouts.timelimiter.calls}, tagged with the
+ * registry's name.
  *
  * <p>Thread-safe. {@link #close()} stops the threads; a report after it fails every check with
  * {@code "the health registry is closed"}, which takes the instance out of service while it shuts
@@ -116,6 +117,9 @@ public final class HealthRegistry implements AutoCloseable {
             .asyncThreads(builder.threads < 0 ? DEFAULT_THREADS : builder.threads)
             .asyncQueueCapacity(builder.registrations.size());
     this.meterRegistry = builder.meterRegistry;
+    if (meterRegistry != null) {
+      limiter.meterRegistry(meterRegistry);
+    }
     this.runtime =
         new Shared(
             limiter.build(),
@@ -519,14 +523,17 @@ public final class HealthRegistry implements AutoCloseable {
      * Sets the registry's name: the {@code name} tag of its meters and part of its threads' names.
      * Default: {@code health}.
      *
-     * @param name 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}
+     * @param name 1 to 63 letters, digits, {@code '.'}, {@code '_'} or {@code '-'}, and neither
+     *     {@code watchdog} nor {@code cancel}, which name threads every time limiter shares
      * @return this builder
      * @throws IllegalArgumentException if not such a name
      * @throws IllegalStateException if already set
      */
     public Builder name(String name) {
       Checks.requireUnset("name", nameSet, this.name);
-      this.name = Checks.identifier("name", name);
+      // The registry's time limiter takes this name: refuse here what it would refuse at build.
+      var unused = TimeLimiter.builder(Checks.identifier("name", name));
+      this.name = name;
       this.nameSet = true;
       return this;
     }
@@ -752,7 +759,7 @@ public final class HealthRegistry implements AutoCloseable {
      *
      * @return the registry
      * @throws IllegalStateException if no check is registered, or {@code meterRegistry} holds the
-     *     meters of an open registry of this name
+     *     meters of an open registry, or of an open time limiter, of this name
      */
     public HealthRegistry build() {
       if (registrations.isEmpty()) {
