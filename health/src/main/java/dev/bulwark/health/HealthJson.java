@@ -155,6 +155,8 @@ final class HealthJson {
         || value instanceof Short
         || value instanceof Byte) {
       json.writeNumber(((Number) value).longValue());
+    } else if (value instanceof Float) {
+      json.writeNumber((Float) value);
     } else if (value instanceof BigDecimal) {
       json.writeNumber((BigDecimal) value);
     } else if (value instanceof BigInteger) {

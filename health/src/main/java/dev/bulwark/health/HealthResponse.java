@@ -10,8 +10,8 @@ import java.util.Objects;
  * An HTTP response for a health report, for any framework: write the status, the headers and the
  * body as they are. {@link HealthRegistry#respond} makes one. Immutable.
  *
- * @param status the HTTP status: 200 for pass and warn, 503 for fail, unless configured; 401 for a
- *     detailed report asked for without authorization
+ * @param status the HTTP status: 200 for pass and warn, 503 for fail, unless the registry maps them
+ *     otherwise
  * @param headers the headers to send, {@code Content-Type} and {@code Cache-Control} among them
  * @param body the JSON body, UTF-8 when sent
  */
