@@ -541,7 +541,7 @@ public final class Demo {
               HealthRegistry.builder()
                   .ttl(Duration.ofSeconds(1))
                   .meterRegistry(prometheus)
-                  .liveness("memory:utilization", HealthChecks.heap())
+                  .detail("memory:utilization", HealthChecks.heap())
                   .liveness("jvm:threads", HealthChecks.threads())
                   .readiness("postgres:responseTime", HealthChecks.dataSource(database))
                   .readiness("redis:responseTime", HealthChecks.redis(connection))

@@ -76,7 +76,7 @@ final class DataSourceCheck implements HealthCheck {
 
   @Override
   public HealthResult check() throws InterruptedException {
-    long budgetNanos = Math.max(0, Checks.saturatedNanos(Deadline.clampToCurrent(timeout)));
+    long budgetNanos = ExternalTexts.budgetNanos(timeout);
     HikariSide pool = hikari;
     if (pool != null) {
       if (pool.isClosed()) {
@@ -102,7 +102,13 @@ final class DataSourceCheck implements HealthCheck {
     }
     Thread thread = THREADS.newThread(attempt);
     attempt.thread = thread;
-    thread.start();
+    try {
+      thread.start();
+    } catch (OutOfMemoryError | RuntimeException e) { // no native thread: this attempt never runs
+      attempt.finished = true;
+      last.compareAndSet(attempt, null);
+      return fail("cannot start a thread for the check: " + ExternalTexts.describe(e));
+    }
     try {
       Measured measured = attempt.outcome.get(budgetNanos, TimeUnit.NANOSECONDS);
       return measured.result();

@@ -1,10 +1,14 @@
 package dev.bulwark.health;
 
 import dev.bulwark.core.Secrets;
+import dev.bulwark.core.internal.Checks;
+import dev.bulwark.timeouts.Deadline;
 import java.math.BigDecimal;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -31,6 +35,26 @@ final class ExternalTexts {
    * @param failure the failure
    * @return the masked text
    */
+  /** What a check leaves of its caller's deadline, so that its own verdict comes first: 20 ms. */
+  static final long MARGIN_NANOS = 20_000_000L;
+
+  /**
+   * The time a check may wait: its own timeout, or, under a caller's deadline (the registry's
+   * timeout for the check), what that deadline has left less a margin (a tenth of it, at least 20
+   * ms), whichever is shorter. So the check's own text (which node, which wait) is reported, not
+   * the registry's bare "timed out" that would fire at the same instant.
+   */
+  static long budgetNanos(Duration timeout) {
+    long own = Checks.saturatedNanos(timeout);
+    Optional<Deadline> current = Deadline.current();
+    if (current.isEmpty()) {
+      return Math.max(0, own);
+    }
+    long remaining = current.get().remainingNanos();
+    long margin = Math.max(MARGIN_NANOS, remaining / 10);
+    return Math.max(0, Math.min(own, remaining - margin));
+  }
+
   static String describe(Throwable failure) {
     StringBuilder out = new StringBuilder();
     Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());

@@ -38,7 +38,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code
  * HealthRegistry health = HealthRegistry.builder()
- *     .liveness("memory:utilization", HealthChecks.heap())
+ *     .detail("memory:utilization", HealthChecks.heap())
  *     .liveness("jvm:threads", HealthChecks.threads())
  *     .detail("cache:prices", HealthChecks.cache(prices))
  *     .detail("job:rates", HealthChecks.job(scheduler, "rates", Duration.ofHours(25)))
@@ -49,7 +49,8 @@ import org.jspecify.annotations.Nullable;
  * <p>The JVM, disk and module checks are local: they read this JVM's own figures, or the snapshot
  * of a bulwark object, and never call a system outside the process, not even the Redis or database
  * behind a cache, limiter or scheduler. They return at once and may serve as liveness checks
- * (though only those whose failure a restart cures belong there: heap, threads). Each result
+ * (though only those whose failure a restart cures belong there, such as threads: the heap's used
+ * share counts garbage not yet collected, so it belongs in the detailed report). Each result
  * carries the measured value and its unit ({@code observedValue}, {@code observedUnit}), a {@code
  * componentType} ({@code "system"} for the JVM and the disk, {@code "component"} for a bulwark
  * object), details, and, when it is not a pass, an {@code output} that gives the figures and the
@@ -298,7 +299,8 @@ public final class HealthChecks {
    * cluster (Lettuce's partitions; a client from {@code Pools.redisCluster} refreshes them every 60
    * s and on redirects), through Lettuce's asynchronous node selection. Every master rather than
    * one node: each key lives on one master, so one that does not answer fails the commands of its
-   * share of the keys while the others answer. Replicas are not pinged.
+   * share of the keys while the others answer. Replicas are not pinged, nor a master that serves no
+   * slot (one that failed and was replaced, which the view may keep listing): it serves no key.
    *
    * <ul>
    *   <li>Measures: the slowest master's latency, in milliseconds to the microsecond; unit {@code

@@ -67,7 +67,8 @@ final class PoolCheck implements HealthCheck {
 
   /** Rates a snapshot: the threshold on the utilization, and a warning for waiting threads. */
   static HealthResult rate(PoolSnapshot pool, Threshold utilizationPercent) {
-    double percent = pool.utilization() * 100.0;
+    // Rated as shown: 79.96% reads 80% and warns at 80%, as every percentage check does.
+    double percent = ExternalTexts.percent(pool.utilization() * 100.0);
     Status status = utilizationPercent.rate(percent);
     String output = null;
     if (status != Status.PASS) {

@@ -63,12 +63,17 @@ final class RedisClusterPingCheck implements HealthCheck {
 
   @Override
   public HealthResult check() throws InterruptedException {
-    long budgetNanos = Math.max(0, Checks.saturatedNanos(Deadline.clampToCurrent(timeout)));
+    long budgetNanos = ExternalTexts.budgetNanos(timeout);
     long start = System.nanoTime();
     List<Ping> pings = new ArrayList<>();
     try {
       Map<RedisClusterNode, CompletableFuture<String>> sent =
-          connection.async().upstream().commands().ping().asMap();
+          connection
+              .async()
+              .nodes(node -> node.is(RedisClusterNode.NodeFlag.UPSTREAM) && !node.hasNoSlots())
+              .commands()
+              .ping()
+              .asMap();
       sent.forEach((node, answer) -> pings.add(new Ping(node, answer)));
     } catch (RuntimeException e) {
       return RedisPingCheck.fail("PING failed: " + ExternalTexts.describe(e));

@@ -63,7 +63,7 @@ final class RedisPingCheck implements HealthCheck {
 
   @Override
   public HealthResult check() throws InterruptedException {
-    long budgetNanos = Math.max(0, Checks.saturatedNanos(Deadline.clampToCurrent(timeout)));
+    long budgetNanos = ExternalTexts.budgetNanos(timeout);
     if (!connection.isOpen()) {
       return fail("not connected to Redis: the connection is closed, or reconnecting");
     }

@@ -10,10 +10,10 @@ import java.util.Locale;
  */
 public enum Role {
   /**
-   * Whether the process works at all: a restart would fix what fails here (a deadlock, a heap that
-   * is full). Never a dependency outside the process: a database that is down would restart every
-   * instance and fix nothing, so the registry refuses the built-in checks of external systems here.
-   * Served at {@code /health/live}.
+   * Whether the process works at all: a restart would fix what fails here (a deadlock). Never a
+   * dependency outside the process: a database that is down would restart every instance and fix
+   * nothing, so the registry refuses the built-in checks of external systems here. Served at {@code
+   * /health/live}.
    */
   LIVENESS,
   /**

@@ -272,6 +272,38 @@ class DataSourceCheckTest {
     Await.until(WAIT, "a passing check", () -> check.check().status() == Status.PASS);
   }
 
+  @Test
+  void underARegistrysDefaultTimeoutTheCheckReportsItsOwnTextFirst(TestDatabase db)
+      throws Exception {
+    FaultProxy proxy = proxy(db);
+    PGSimpleDataSource plain = plain(url(proxy, db), db);
+    plain.setLoginTimeout(0);
+    plain.setSocketTimeout(3);
+    try (HealthRegistry registry =
+        HealthRegistry.builder()
+            .ttl(Duration.ofMillis(1))
+            .readiness("postgres", HealthChecks.dataSource(plain)) // its own default: 1 s
+            .build()) {
+      Await.until(
+          WAIT, "a passing check", () -> registry.report(Role.READINESS).status() == Status.PASS);
+      proxy.blackhole(true);
+      try {
+        // The registry cuts the run at 500 ms; the check stops waiting a margin before that.
+        Await.until(
+            WAIT, "a failing check", () -> registry.report(Role.READINESS).status() == Status.FAIL);
+        HealthResult hung = registry.report(Role.READINESS).results().get("postgres");
+        assertThat(hung).isNotNull();
+        assertThat(hung.status()).isEqualTo(Status.FAIL);
+        assertThat(hung.output())
+            .matches(
+                "no connection within [0-9.]+ ms"
+                    + "|the previous check still waits for a connection, for [0-9.]+ ms so far");
+      } finally {
+        proxy.heal();
+      }
+    }
+  }
+
   private static long healthThreads() {
     return Thread.getAllStackTraces().keySet().stream()
         .filter(t -> t.getName().startsWith("bulwark-health-datasource-"))

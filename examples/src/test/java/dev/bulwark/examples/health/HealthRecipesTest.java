@@ -104,7 +104,7 @@ class HealthRecipesTest {
     HealthRegistry health =
         HealthRegistry.builder()
             .meterRegistry(prometheus)
-            .liveness("memory:utilization", HealthChecks.heap()) // warn 80%, fail 90%
+            .detail("memory:utilization", HealthChecks.heap()) // warn 80%, fail 90%
             .liveness("jvm:threads", HealthChecks.threads()) // fails on a deadlock
             .readiness("postgres:responseTime", HealthChecks.dataSource(database))
             .readiness("redis:responseTime", HealthChecks.redis(connection))
@@ -198,7 +198,7 @@ class HealthRecipesTest {
     // snippet:begin health-thresholds
     HealthRegistry health =
         HealthRegistry.builder()
-            .liveness("memory:utilization", HealthChecks.heap(Threshold.of(80, 90)))
+            .detail("memory:utilization", HealthChecks.heap(Threshold.of(80, 90)))
             .detail(
                 "worker:activity-log", HealthChecks.worker(activityLog, Threshold.warnAt(5_000)))
             .detail("cache:prices", HealthChecks.cache(prices, Threshold.warnAt(90)))
