@@ -100,8 +100,8 @@ final class CheckEntry {
 
   /**
    * Waits for {@code future}, as {@link #result()} returned it, until {@code deadlineNanos} on the
-   * registry's ticker; past it, reports the check as timed out (the run goes on, and its result is
-   * cached when it ends).
+   * registry's ticker; past it, reports the check as timed out. (The run's own future fails at the
+   * check's timeout, within the margin, and that timeout is what the cache keeps.)
    */
   HealthResult await(CompletableFuture<HealthResult> future, long deadlineNanos) {
     HealthResult done = future.getNow(null);
@@ -156,42 +156,60 @@ final class CheckEntry {
     }
     CompletableFuture<HealthResult> run;
     try {
-      run = Deadline.after(timeout).call(() -> runtime.limiter.submit(context -> call()));
-    } catch (RuntimeException e) {
+      // The refresh serves every caller: it runs under the check's own timeout, never under the
+      // deadline of the request whose thread happens to start it.
+      run =
+          Deadline.detached(
+              () -> Deadline.after(timeout).call(() -> runtime.limiter.submit(context -> call())));
+    } catch (Throwable e) { // an Error too (no thread for the pool): `refreshing` must be cleared
       run = CompletableFuture.failedFuture(e);
     }
     // The callback completes `mine`, which the caller holds; its own future carries nothing more.
     var unused =
         run.whenComplete(
             (result, failure) -> {
-              Duration took = Duration.ofNanos(runtime.ticker.read() - submitted);
-              if (failure == null && result != null) {
-                finish(mine, cleaned(result, took), outcome(result.status()));
-                return;
-              }
-              Throwable cause = unwrap(failure);
-              if (cause instanceof TimeoutExceededException) {
+              try {
+                complete(mine, submitted, result, failure);
+              } catch (Throwable t) { // never leave `refreshing` claimed, nor `mine` pending
                 finish(
                     mine,
-                    timedOut("timed out after " + Checks.duration(timeout), took),
-                    Outcome.TIMEOUT);
-              } else if (cause instanceof RejectedExecutionException) {
-                finish(
-                    mine,
-                    timedOut(
-                        runtime.isClosed()
-                            ? "not run: the health registry is closed"
-                            : "not run: every thread of the health registry is busy",
-                        took),
-                    Outcome.TIMEOUT);
-              } else {
-                finish(
-                    mine,
-                    failed(cause == null ? new IllegalStateException("no result") : cause, took),
+                    HealthResult.fail(
+                            "the result could not be recorded: " + t.getClass().getSimpleName())
+                        .timed(now(), Duration.ofNanos(runtime.ticker.read() - submitted)),
                     Outcome.ERROR);
               }
             });
     return mine;
+  }
+
+  private void complete(
+      CompletableFuture<HealthResult> mine,
+      long submitted,
+      @Nullable HealthResult result,
+      @Nullable Throwable failure) {
+    Duration took = Duration.ofNanos(runtime.ticker.read() - submitted);
+    if (failure == null && result != null) {
+      finish(mine, cleaned(result, took), outcome(result.status()));
+      return;
+    }
+    Throwable cause = unwrap(failure);
+    if (cause instanceof TimeoutExceededException) {
+      finish(mine, timedOut("timed out after " + Checks.duration(timeout), took), Outcome.TIMEOUT);
+    } else if (cause instanceof RejectedExecutionException) {
+      finish(
+          mine,
+          timedOut(
+              runtime.isClosed()
+                  ? "not run: the health registry is closed"
+                  : "not run: every thread of the health registry is busy",
+              took),
+          Outcome.TIMEOUT);
+    } else {
+      finish(
+          mine,
+          failed(cause == null ? new IllegalStateException("no result") : cause, took),
+          Outcome.ERROR);
+    }
   }
 
   private HealthResult call() throws Exception {

@@ -9,8 +9,9 @@ import org.jspecify.annotations.Nullable;
  * credentials, {@code password=...} words, secret query parameters), and host names and addresses
  * masked too unless the registry allows them. A host name is a dotted name ending in letters
  * ({@code db.prod.internal}; a Java class name looks the same and is masked with it), an IPv4 or
- * bracketed IPv6 address, {@code localhost}, or any name followed by a port ({@code redis:6379}).
- * Stateless and thread-safe.
+ * IPv6 address, {@code localhost}, any name followed by a port ({@code redis:6379}), or by a slash
+ * and an address ({@code redis-master/<unresolved>}, {@code pg-primary/10.0.0.5}); the message of
+ * an {@link java.net.UnknownHostException}, which is a host name. Stateless and thread-safe.
  */
 final class Sanitizer {
   /** The longest output a report keeps; the rest is cut, with a mark. */
@@ -20,9 +21,12 @@ final class Sanitizer {
       Pattern.compile(
           "\\[[0-9A-Fa-f:.]+\\]"
               + "|\\b\\d{1,3}(?:\\.\\d{1,3}){3}\\b"
-              + "|\\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]\\b"
+              + "|(?<![\\w:])(?=[0-9A-Fa-f:]*::)[0-9A-Fa-f:]{2,39}(?![\\w:])"
+              + "|\\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\\b"
+              + "|\\b(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)+[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]\\b"
               + "|\\blocalhost\\b"
-              + "|\\b[A-Za-z][A-Za-z0-9-]*(?=:\\d{1,5}\\b)");
+              + "|\\b[A-Za-z][A-Za-z0-9_-]*(?=:\\d{1,5}\\b)"
+              + "|\\b[A-Za-z][A-Za-z0-9_-]*(?=/(?:<unresolved>|\\d{1,3}\\.|\\*\\*\\*|\\[))");
 
   private final boolean hostnames;
 
@@ -37,6 +41,11 @@ final class Sanitizer {
     }
     String masked = Secrets.maskText(text);
     if (!hostnames) {
+      // Cut first: the pattern's dotted-name branch recurses per label, and a text of thousands of
+      // them would overflow the stack. What is cut is not shown anyway.
+      if (masked.length() > MAX_OUTPUT + 64) {
+        masked = masked.substring(0, MAX_OUTPUT + 64);
+      }
       masked = HOSTS.matcher(masked).replaceAll(Secrets.MASK);
     }
     return masked.length() <= MAX_OUTPUT ? masked : masked.substring(0, MAX_OUTPUT - 3) + "...";
@@ -44,7 +53,11 @@ final class Sanitizer {
 
   /** {@code "Type: message"}, cleaned, for a check that threw. */
   String describe(Throwable failure) {
-    String message = failure.getMessage();
+    // An unknown host's message is the host's name and nothing else.
+    String message =
+        failure instanceof java.net.UnknownHostException && !hostnames
+            ? Secrets.MASK
+            : failure.getMessage();
     String type = failure.getClass().getSimpleName();
     String text = message == null ? type : type + ": " + message;
     String cleaned = clean(text);

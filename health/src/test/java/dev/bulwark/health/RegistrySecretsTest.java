@@ -122,4 +122,69 @@ class RegistrySecretsTest {
       assertThat(output).hasSize(Sanitizer.MAX_OUTPUT).endsWith("...");
     }
   }
+
+  @Test
+  void theHostNamesOfEveryDriversMessagesAreMasked() {
+    String[][] cases = {
+      {
+        "Unable to connect to redis-master/<unresolved>:6379",
+        "IOException: Unable to connect to ***/<unresolved>:6379"
+      },
+      {
+        "Connection to pg-primary/10.0.0.5:5432 refused",
+        "IOException: Connection to ***/***:5432 refused"
+      },
+      {"Connection to pg_primary:5432 refused", "IOException: Connection to ***:5432 refused"},
+      {"connect to 2001:db8::5 failed", "IOException: connect to *** failed"},
+      {"connect to fe80::1 failed", "IOException: connect to *** failed"},
+    };
+    for (String[] c : cases) {
+      try (HealthRegistry health =
+          registry(
+              () -> {
+                throw new java.io.IOException(c[0]);
+              },
+              builder -> {})) {
+        assertThat(health.report(Role.READINESS).results().get("postgres").output())
+            .isEqualTo(c[1]);
+      }
+    }
+    try (HealthRegistry health =
+        registry(
+            () -> {
+              throw new java.net.UnknownHostException("redis-master: Name or service not known");
+            },
+            builder -> {})) {
+      assertThat(health.report(Role.READINESS).results().get("postgres").output())
+          .isEqualTo("UnknownHostException: ***");
+    }
+  }
+
+  @Test
+  void aVeryLongDottedOutputIsMaskedWithoutOverflowingAndTheCheckKeepsRefreshing()
+      throws Exception {
+    java.util.concurrent.atomic.AtomicInteger runs =
+        new java.util.concurrent.atomic.AtomicInteger();
+    HealthCheck dotted =
+        () -> {
+          runs.incrementAndGet();
+          throw new IllegalStateException("x.".repeat(5_000) + "end");
+        };
+    try (HealthRegistry health =
+        HealthRegistry.builder()
+            .ttl(java.time.Duration.ofMillis(1))
+            .readiness("postgres", dotted)
+            .build()) {
+      HealthResult first = health.report(Role.READINESS).results().get("postgres");
+      assertThat(first.status()).isEqualTo(Status.FAIL);
+      assertThat(first.output()).hasSizeLessThanOrEqualTo(Sanitizer.MAX_OUTPUT);
+      dev.bulwark.testing.Await.until(
+          java.time.Duration.ofSeconds(10),
+          "the check to run again",
+          () -> {
+            health.report(Role.READINESS);
+            return runs.get() >= 3;
+          });
+    }
+  }
 }

@@ -186,6 +186,32 @@ public final class Deadline {
   }
 
   /**
+   * Runs {@code call} on this thread with no current deadline, and restores the thread's deadline
+   * when it returns or throws: for work done on behalf of every caller rather than the one whose
+   * thread starts it, such as a shared cache's refresh, which must not inherit that caller's
+   * deadline (and fail, or be cut short, for all the others). A deadline made inside {@code call}
+   * is its own.
+   *
+   * @param call the call
+   * @param <T> the result type
+   * @param <X> the checked exception the call may throw, inferred from the lambda
+   * @return what the call returned
+   * @throws X what the call threw
+   */
+  public static <T, X extends Exception> T detached(Call<T, X> call) throws X {
+    Objects.requireNonNull(call, "call");
+    Deadline previous = CURRENT.get();
+    CURRENT.remove();
+    try {
+      return call.call();
+    } finally {
+      if (previous != null) {
+        CURRENT.set(previous);
+      }
+    }
+  }
+
+  /**
    * Runs {@code task} on this thread with this deadline, or the thread's current one if that is
    * earlier, as the current deadline, and restores the previous one when it returns or throws. See
    * {@link #call(Call)}, which also passes on checked exceptions.

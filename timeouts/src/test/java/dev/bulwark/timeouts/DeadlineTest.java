@@ -226,4 +226,28 @@ class DeadlineTest {
             });
     assertThat(result).isEqualTo("done");
   }
+
+  @Test
+  void aDetachedCallHasNoDeadlineAndTheThreadsComesBackAfterIt() throws Exception {
+    Deadline outer = Deadline.after(Duration.ofMillis(100));
+    outer.run(
+        () -> {
+          assertThat(Deadline.current()).containsSame(outer);
+          Optional<Deadline> inside = Deadline.detached(Deadline::current);
+          assertThat(inside).isEmpty();
+          Deadline own = Deadline.after(Duration.ofSeconds(5));
+          Deadline made = Deadline.detached(() -> own.call(() -> Deadline.current().orElseThrow()));
+          assertThat(made).isSameAs(own); // not clamped to the outer 100 ms
+          assertThatThrownBy(
+                  () ->
+                      Deadline.detached(
+                          () -> {
+                            throw new IllegalStateException("boom");
+                          }))
+              .hasMessage("boom");
+          assertThat(Deadline.current()).containsSame(outer);
+        });
+    assertThat(Deadline.current()).isEmpty();
+    assertThat(Deadline.detached(() -> "plain")).isEqualTo("plain");
+  }
 }
