@@ -84,8 +84,10 @@ public final class HealthRegistry implements AutoCloseable {
   /** Default time a result is fresh: 5 s. */
   static final Duration DEFAULT_TTL = Duration.ofSeconds(5);
 
-  /** Default number of threads that run checks: 4. */
+  /** Default number of threads that run checks: one per check, at least 4 and at most 16. */
   static final int DEFAULT_THREADS = 4;
+
+  static final int MAX_DEFAULT_THREADS = 16;
 
   /** How long past a check's timeout a report waits for the run's own verdict. */
   static final Duration AWAIT_MARGIN = Duration.ofMillis(50);
@@ -114,7 +116,12 @@ public final class HealthRegistry implements AutoCloseable {
     TimeLimiter.Builder limiter =
         TimeLimiter.builder(name)
             .timeout(longest)
-            .asyncThreads(builder.threads < 0 ? DEFAULT_THREADS : builder.threads)
+            .asyncThreads(
+                builder.threads < 0
+                    ? Math.min(
+                        MAX_DEFAULT_THREADS,
+                        Math.max(DEFAULT_THREADS, builder.registrations.size()))
+                    : builder.threads)
             .asyncQueueCapacity(builder.registrations.size());
     this.meterRegistry = builder.meterRegistry;
     if (meterRegistry != null) {
@@ -352,18 +359,23 @@ public final class HealthRegistry implements AutoCloseable {
 
     @Nullable Timer timer(String check, CheckEntry.Outcome outcome) {
       MeterRegistry meters = registry;
-      if (meters == null || closed) {
+      if (meters == null) {
         return null;
       }
-      return timers.computeIfAbsent(
-          check + '\n' + outcome.tag(),
-          key ->
-              Timer.builder(CHECKS_METER)
-                  .description("Runs of a health check, by outcome")
-                  .tag(Meters.NAME_TAG, name)
-                  .tag("check", check)
-                  .tag("outcome", outcome.tag())
-                  .register(meters));
+      synchronized (timers) { // with removeTimers: none is registered once close() removed them
+        if (closed) {
+          return null;
+        }
+        return timers.computeIfAbsent(
+            check + '\n' + outcome.tag(),
+            key ->
+                Timer.builder(CHECKS_METER)
+                    .description("Runs of a health check, by outcome")
+                    .tag(Meters.NAME_TAG, name)
+                    .tag("check", check)
+                    .tag("outcome", outcome.tag())
+                    .register(meters));
+      }
     }
 
     void close() {
@@ -374,10 +386,12 @@ public final class HealthRegistry implements AutoCloseable {
     void removeTimers() {
       MeterRegistry meters = registry;
       if (meters != null) {
-        for (Timer timer : timers.values()) {
-          meters.remove(timer);
+        synchronized (timers) {
+          for (Timer timer : timers.values()) {
+            meters.remove(timer);
+          }
+          timers.clear();
         }
-        timers.clear();
       }
     }
   }

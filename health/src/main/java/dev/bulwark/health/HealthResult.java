@@ -32,7 +32,8 @@ import org.jspecify.annotations.Nullable;
  *     {@code "system"} or a name of the service's own; null for none
  * @param output a text saying what is wrong, for a non-pass status; null for none. The registry
  *     masks secrets in it before it is stored.
- * @param details further values by name, in insertion order
+ * @param details further values by name, in insertion order; not named as a field above or {@code
+ *     durationMs}, since MicroProfile Health's {@code data} holds them side by side
  * @param time when the check finished; the registry sets it
  * @param duration how long the check ran; the registry sets it
  */
@@ -45,6 +46,17 @@ public record HealthResult(
     Map<String, Object> details,
     Instant time,
     Duration duration) {
+
+  /** The names the outputs give the result's own fields, which a detail may not take. */
+  static final java.util.List<String> RESERVED =
+      java.util.List.of(
+          "status",
+          "componentType",
+          "observedValue",
+          "observedUnit",
+          "output",
+          "time",
+          "durationMs");
 
   /**
    * Checks and copies the values.
@@ -59,8 +71,8 @@ public record HealthResult(
    * @param duration how long it ran, not negative
    * @throws NullPointerException if {@code status}, {@code details}, {@code time}, {@code duration}
    *     or a detail's name or value is null
-   * @throws IllegalArgumentException if a value is not a number, string or boolean, is a NaN or an
-   *     infinite number, or {@code duration} is negative
+   * @throws IllegalArgumentException if a detail takes a field's name, or a value is not a number,
+   *     string or boolean, or is a NaN or an infinite number, or {@code duration} is negative
    */
   public HealthResult {
     Objects.requireNonNull(status, "status");
@@ -72,6 +84,11 @@ public record HealthResult(
     LinkedHashMap<String, Object> copy = new LinkedHashMap<>();
     for (Map.Entry<String, Object> detail : details.entrySet()) {
       String key = Objects.requireNonNull(detail.getKey(), "detail name");
+      if (RESERVED.contains(key)) {
+        throw Checks.invalid(
+            "a detail's name must not be one of the result's own fields %s, but was \"%s\"",
+            RESERVED, key);
+      }
       copy.put(key, requireScalar(key, Objects.requireNonNull(detail.getValue(), key)));
     }
     details = Collections.unmodifiableMap(copy);
@@ -197,7 +214,13 @@ public record HealthResult(
       throw Checks.invalid(
           "%s must be a number, string or boolean, but was a %s", name, value.getClass().getName());
     }
-    if ((value instanceof Double || value instanceof Float)
+    if (value instanceof Number
+        && !(value instanceof Integer
+            || value instanceof Long
+            || value instanceof Short
+            || value instanceof Byte
+            || value instanceof java.math.BigInteger
+            || value instanceof java.math.BigDecimal)
         && !Double.isFinite(((Number) value).doubleValue())) {
       throw Checks.invalid("%s must be a finite number, but was %s", name, value);
     }

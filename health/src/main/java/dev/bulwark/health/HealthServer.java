@@ -112,7 +112,7 @@ public final class HealthServer implements AutoCloseable {
             TimeUnit.MILLISECONDS,
             new ArrayBlockingQueue<>(QUEUE),
             NamedThreads.daemon("health", registry.name() + "-http"),
-            new ThreadPoolExecutor.CallerRunsPolicy());
+            new ThreadPoolExecutor.AbortPolicy());
     InetAddress address = builder.address();
     HttpServer main = null;
     HttpServer detail = null;
@@ -213,23 +213,20 @@ public final class HealthServer implements AutoCloseable {
         send(exchange, 405, "text/plain; charset=utf-8", "method not allowed\n", head);
         return;
       }
-      String path = exchange.getRequestURI().getPath();
+      String raw = exchange.getRequestURI().getPath();
+      String path = raw == null ? "" : raw;
       if (path.length() > 1 && path.endsWith("/")) {
         path = path.substring(0, path.length() - 1);
       }
       String header = exchange.getRequestHeaders().getFirst("Authorization");
       BearerToken expected = token;
       boolean authorized = detailPort || (expected != null && expected.matches(header));
-      if (!authorized && header != null && expected != null) {
-        unauthorized(exchange, "invalid_token", head);
-        return;
-      }
       if (path.equals("/metrics")) {
         MetricsSource source = metrics;
         if (source == null) {
           send(exchange, 404, "text/plain; charset=utf-8", "no metrics are served\n", head);
         } else if (!authorized) {
-          unauthorized(exchange, null, head);
+          unauthorized(exchange, header == null ? null : "invalid_token", head);
         } else {
           send(exchange, 200, source.contentType(), source.scrape(), head);
         }
@@ -431,8 +428,15 @@ public final class HealthServer implements AutoCloseable {
      *
      * @return the running server
      * @throws UncheckedIOException if a port cannot be bound or the host is unknown
+     * @throws IllegalStateException if {@code prometheus} is set without a {@code bearerToken} or a
+     *     {@code detailPort}
      */
     public HealthServer start() {
+      if (metrics != null && token == null && detailPort < 0) {
+        throw new IllegalStateException(
+            "prometheus needs bearerToken or detailPort: /metrics answers authorized callers only,"
+                + " and without either there are none");
+      }
       try {
         return new HealthServer(this);
       } catch (IOException e) {

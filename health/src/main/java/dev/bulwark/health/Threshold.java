@@ -62,13 +62,14 @@ public record Threshold(double warnAt, double failAt) {
    *
    * @param value the measured value
    * @return {@code FAIL} at or above {@code failAt}, else {@code WARN} at or above {@code warnAt},
-   *     else {@code PASS}; {@code PASS} for NaN
+   *     else {@code PASS}; {@code PASS} for NaN, and for a level that is infinite (off), even for
+   *     an infinite value
    */
   public Status rate(double value) {
-    if (value >= failAt) {
+    if (failAt != Double.POSITIVE_INFINITY && value >= failAt) {
       return Status.FAIL;
     }
-    return value >= warnAt ? Status.WARN : Status.PASS;
+    return warnAt != Double.POSITIVE_INFINITY && value >= warnAt ? Status.WARN : Status.PASS;
   }
 
   private static String plain(double value) {

@@ -91,8 +91,8 @@ class HealthServletTest {
     HttpResponse<String> withRole = get("/health/ready", "X-Test-Role", "ops");
     assertThat(JSON.readTree(withRole.body()).get("checks").size()).isEqualTo(1);
     HttpResponse<String> wrong = get("/health", "Authorization", "Bearer wrong-token-0123456789");
-    assertThat(wrong.statusCode()).isEqualTo(401);
-    assertThat(wrong.body()).doesNotContain("connection refused");
+    assertThat(wrong.statusCode()).isEqualTo(503);
+    assertThat(wrong.body()).isEqualTo("{\"status\":\"fail\"}");
   }
 
   @Test

@@ -273,4 +273,25 @@ class RegistryBuilderTest {
     assertThat(oneCheck().name("orders").timeout(Duration.ofMillis(250)))
         .hasToString("HealthRegistry.Builder[name=orders, timeout=250 ms, checks=[db]]");
   }
+
+  @Test
+  void aResultRefusesADetailNamedAsOneOfItsFieldsAndANumberThatIsNotFinite() {
+    assertThatThrownBy(() -> HealthResult.pass().withDetail("status", "up"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "a detail's name must not be one of the result's own fields [status, componentType,"
+                + " observedValue, observedUnit, output, time, durationMs], but was \"status\"");
+    java.util.concurrent.atomic.DoubleAdder nan = new java.util.concurrent.atomic.DoubleAdder();
+    nan.add(Double.NaN);
+    assertThatThrownBy(() -> HealthResult.pass().withObserved(nan, "ms"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("observedValue must be a finite number, but was NaN");
+  }
+
+  @Test
+  void aThresholdsInfiniteLevelIsOffEvenForAnInfiniteValue() {
+    assertThat(Threshold.none().rate(Double.POSITIVE_INFINITY)).isEqualTo(Status.PASS);
+    assertThat(Threshold.warnAt(10).rate(Double.POSITIVE_INFINITY)).isEqualTo(Status.WARN);
+    assertThat(Threshold.of(10, 20).rate(20)).isEqualTo(Status.FAIL);
+  }
 }
