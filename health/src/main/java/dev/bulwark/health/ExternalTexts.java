@@ -25,16 +25,6 @@ final class ExternalTexts {
 
   private ExternalTexts() {}
 
-  /**
-   * Describes a failure and its causes, each as {@code SimpleName: message} (with the SQLState of
-   * an {@link SQLException}), joined by {@code "; caused by "}, every message passed through {@link
-   * Secrets#maskText}: a driver quotes the URL it was given, password and all. A cause whose
-   * message is the one before it is left out; at most {@value #MAX_CAUSES} are shown, and the text
-   * is cut at {@value #MAX_LENGTH} characters.
-   *
-   * @param failure the failure
-   * @return the masked text
-   */
   /** What a check leaves of its caller's deadline, so that its own verdict comes first: 20 ms. */
   static final long MARGIN_NANOS = 20_000_000L;
 
@@ -55,6 +45,16 @@ final class ExternalTexts {
     return Math.max(0, Math.min(own, remaining - margin));
   }
 
+  /**
+   * Describes a failure and its causes, each as {@code SimpleName: message} (with the SQLState of
+   * an {@link SQLException}), joined by {@code "; caused by "}, every message passed through {@link
+   * Secrets#maskText}: a driver quotes the URL it was given, password and all. A cause whose
+   * message is the one before it is left out; at most {@value #MAX_CAUSES} are shown, and the text
+   * is cut at {@value #MAX_LENGTH} characters.
+   *
+   * @param failure the failure
+   * @return the masked text
+   */
   static String describe(Throwable failure) {
     StringBuilder out = new StringBuilder();
     Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
