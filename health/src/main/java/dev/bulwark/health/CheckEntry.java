@@ -42,6 +42,10 @@ final class CheckEntry {
   final Set<Role> roles;
   final Duration timeout;
   final Duration ttl;
+
+  /** How long a report waits for a first run: the timeout, and a margin for the run's verdict. */
+  final long awaitNanos;
+
   private final HealthCheck check;
   private final long ttlNanos;
   private final Status onTimeout;
@@ -70,6 +74,8 @@ final class CheckEntry {
     this.timeout = timeout;
     this.ttl = ttl;
     this.ttlNanos = Checks.saturatedNanos(ttl);
+    this.awaitNanos =
+        Checks.saturatedNanos(timeout) + Checks.saturatedNanos(HealthRegistry.AWAIT_MARGIN);
     this.onTimeout = onTimeout;
     this.runtime = runtime;
   }
@@ -112,7 +118,7 @@ final class CheckEntry {
     try {
       return future.get(Math.max(0, wait), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      return timedOut("timed out after " + Checks.duration(timeout), timeout);
+      return timedOutAtLimit(timeout);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return timedOut("not awaited: the request's thread was interrupted", Duration.ZERO);
@@ -194,7 +200,7 @@ final class CheckEntry {
     }
     Throwable cause = unwrap(failure);
     if (cause instanceof TimeoutExceededException) {
-      finish(mine, timedOut("timed out after " + Checks.duration(timeout), took), Outcome.TIMEOUT);
+      finish(mine, timedOutAtLimit(took), Outcome.TIMEOUT);
     } else if (cause instanceof RejectedExecutionException) {
       finish(
           mine,
@@ -251,6 +257,10 @@ final class CheckEntry {
       clean = clean.withObserved(text == null ? "" : text, clean.observedUnit());
     }
     return clean.timed(now(), took);
+  }
+
+  private HealthResult timedOutAtLimit(Duration took) {
+    return timedOut("timed out after " + Checks.duration(timeout), took);
   }
 
   private HealthResult timedOut(String output, Duration took) {

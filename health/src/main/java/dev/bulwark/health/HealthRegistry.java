@@ -11,7 +11,6 @@ import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.EnumSet;
@@ -224,9 +223,7 @@ public final class HealthRegistry implements AutoCloseable {
     }
     for (int i = 0; i < checks.size(); i++) {
       CheckEntry entry = checks.get(i);
-      long deadline =
-          start + Checks.saturatedNanos(entry.timeout) + Checks.saturatedNanos(AWAIT_MARGIN);
-      results.put(entry.name, entry.await(pending.get(i), deadline));
+      results.put(entry.name, entry.await(pending.get(i), start + entry.awaitNanos));
     }
     return HealthReport.of(role, results);
   }
@@ -792,7 +789,7 @@ public final class HealthRegistry implements AutoCloseable {
       Checks.addSetting(out, "timeout", timeout);
       Checks.addSetting(out, "ttl", ttl);
       Checks.addSetting(out, "onTimeout", onTimeout);
-      out.add("checks=" + Arrays.toString(registrations.keySet().toArray()));
+      out.add("checks=" + registrations.keySet());
       return out.toString();
     }
   }

@@ -93,7 +93,7 @@ public final class HealthServer implements AutoCloseable {
   private final HealthRegistry registry;
   private final HealthFormat format;
   private final @Nullable BearerToken token;
-  private final @Nullable MetricsSource metrics;
+  private final @Nullable PrometheusText metrics;
   private final HttpServer server;
   private final @Nullable HttpServer detailServer;
   private final ThreadPoolExecutor executor;
@@ -222,7 +222,7 @@ public final class HealthServer implements AutoCloseable {
       BearerToken expected = token;
       boolean authorized = detailPort || (expected != null && expected.matches(header));
       if (path.equals("/metrics")) {
-        MetricsSource source = metrics;
+        PrometheusText source = metrics;
         if (source == null) {
           send(exchange, 404, "text/plain; charset=utf-8", "no metrics are served\n", head);
         } else if (!authorized) {
@@ -232,7 +232,7 @@ public final class HealthServer implements AutoCloseable {
         }
         return;
       }
-      Role role = role(path);
+      Role role = Role.forPath(path);
       if (role == null) {
         send(exchange, 404, "text/plain; charset=utf-8", "not found\n", head);
         return;
@@ -256,15 +256,6 @@ public final class HealthServer implements AutoCloseable {
           e.getClass().getSimpleName(),
           Secrets.maskText(e.getMessage()));
     }
-  }
-
-  private static @Nullable Role role(String path) {
-    for (Role role : Role.values()) {
-      if (role.path().equals(path)) {
-        return role;
-      }
-    }
-    return null;
   }
 
   private static void unauthorized(HttpExchange exchange, @Nullable String error, boolean head)
@@ -322,7 +313,7 @@ public final class HealthServer implements AutoCloseable {
     private int threads = -1;
     private @Nullable HealthFormat format;
     private @Nullable BearerToken token;
-    private @Nullable MetricsSource metrics;
+    private @Nullable PrometheusText metrics;
 
     private Builder(HealthRegistry registry, int port) {
       this.registry = Objects.requireNonNull(registry, "registry");

@@ -99,20 +99,10 @@ public final class HealthServlet extends HttpServlet {
     }
   }
 
+  /** The role below the servlet's mapping: {@code /ready} is {@code /health/ready}'s. */
   private static @Nullable Role role(String path) {
     String trimmed = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-    switch (trimmed) {
-      case "":
-        return Role.DETAIL;
-      case "/live":
-        return Role.LIVENESS;
-      case "/ready":
-        return Role.READINESS;
-      case "/started":
-        return Role.STARTUP;
-      default:
-        return null;
-    }
+    return Role.forPath(Role.DETAIL.path() + trimmed);
   }
 
   @Override

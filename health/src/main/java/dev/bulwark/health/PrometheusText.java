@@ -3,10 +3,11 @@ package dev.bulwark.health;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 /**
- * The {@code /metrics} body, from a Micrometer {@link PrometheusMeterRegistry}. Only this class
- * names the optional Prometheus registry, so that a service without it never loads it.
+ * The {@code /metrics} body, from a Micrometer {@link PrometheusMeterRegistry}. The server's code
+ * calls the optional registry only through this class, which the JVM loads when {@code /metrics} is
+ * configured: a service without the registry never needs it.
  */
-final class PrometheusText implements MetricsSource {
+final class PrometheusText {
   static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
   private final PrometheusMeterRegistry registry;
@@ -15,13 +16,11 @@ final class PrometheusText implements MetricsSource {
     this.registry = registry;
   }
 
-  @Override
-  public String contentType() {
+  String contentType() {
     return CONTENT_TYPE;
   }
 
-  @Override
-  public String scrape() {
+  String scrape() {
     return registry.scrape(CONTENT_TYPE);
   }
 }

@@ -1,6 +1,6 @@
 package dev.bulwark.health;
 
-import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which probe a check answers, and so what its failure does. Kubernetes acts on each differently: a
@@ -43,7 +43,13 @@ public enum Role {
     };
   }
 
-  String tag() {
-    return name().toLowerCase(Locale.ROOT);
+  /** The role served at {@code path}, as {@link #path()} gives it; null for another path. */
+  static @Nullable Role forPath(String path) {
+    for (Role role : values()) {
+      if (role.path().equals(path)) {
+        return role;
+      }
+    }
+    return null;
   }
 }

@@ -1,8 +1,0 @@
-package dev.bulwark.health;
-
-/** What {@code /metrics} serves. */
-interface MetricsSource {
-  String contentType();
-
-  String scrape();
-}
