@@ -739,11 +739,17 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   /**
    * Returns the cache's size, bound and counts now, for health checks.
    *
+   * <p>Runs the cache's pending maintenance first (Caffeine applies writes to its size, weight and
+   * eviction order in batches), so the snapshot counts every write that completed before the call.
+   * This takes the cache's eviction lock briefly; call it from a health check or a metrics scrape,
+   * not on a request path.
+   *
    * @return a snapshot
    * @throws IllegalStateException if the cache is closed
    */
   public CacheSnapshot snapshot() {
     checkOpen();
+    cache.cleanUp();
     long size = cache.estimatedSize();
     long weight =
         weighted

@@ -3,6 +3,8 @@ package dev.bulwark.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The bound holds however many distinct keys go in. */
@@ -50,6 +52,22 @@ class BoundTest {
       assertThat(snapshot.weight()).isLessThanOrEqualTo(1_000);
       assertThat(snapshot.size()).isLessThanOrEqualTo(101);
       assertThat(snapshot.fill()).isEqualTo(snapshot.weight() / 1000.0);
+    }
+  }
+
+  @Test
+  void aSnapshotCountsWritesWhoseMaintenanceHasNotRunYet() {
+    List<Runnable> parked = new ArrayList<>();
+    try (BoundedCache<String, String> cache =
+        BoundedCache.<String, String>builder("pending")
+            .maximumWeight(1_000, (k, v) -> v.length())
+            .executor(parked::add) // Caffeine's maintenance never runs on its own
+            .build()) {
+      cache.put("a", "abc");
+      cache.put("b", "de");
+      CacheSnapshot snapshot = cache.snapshot();
+      assertThat(snapshot.weight()).isEqualTo(5);
+      assertThat(snapshot.size()).isEqualTo(2);
     }
   }
 
