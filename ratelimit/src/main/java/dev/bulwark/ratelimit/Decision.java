@@ -41,7 +41,7 @@ public record Decision(
   public Decision {
     Objects.requireNonNull(outcome, "outcome");
     Checks.between("permits", permits, 1, Long.MAX_VALUE);
-    quotas = List.copyOf(quotas);
+    quotas = quotas instanceof OneQuota ? quotas : List.copyOf(quotas); // both immutable
     Checks.notNegative("retryAfter", retryAfter);
   }
 
@@ -60,6 +60,9 @@ public record Decision(
    * @return the smallest {@link Quota#remaining()}, or -1 when {@link #quotas()} is empty
    */
   public long remaining() {
+    if (quotas instanceof OneQuota one) {
+      return one.remaining();
+    }
     long least = -1;
     for (Quota quota : quotas) {
       if (least < 0 || quota.remaining() < least) {

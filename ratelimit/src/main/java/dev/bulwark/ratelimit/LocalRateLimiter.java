@@ -147,17 +147,17 @@ final class LocalRateLimiter implements RateLimiter {
     if (limits.size() == 1) {
       ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
       Limit limit = limits.get(0);
-      Quota quota =
-          new Quota(
+      List<Quota> quota =
+          new OneQuota(
               limit,
               Math.max(0, probe.getRemainingTokens()),
-              Duration.ofNanos(probe.getNanosToWaitForReset()));
+              Math.max(0, probe.getNanosToWaitForReset()));
       return probe.isConsumed()
-          ? new Decision(Outcome.ALLOWED, permits, List.of(quota), Duration.ZERO, null)
+          ? new Decision(Outcome.ALLOWED, permits, quota, Duration.ZERO, null)
           : new Decision(
               Outcome.DENIED,
               permits,
-              List.of(quota),
+              quota,
               Duration.ofNanos(probe.getNanosToWaitForRefill()),
               limit);
     }

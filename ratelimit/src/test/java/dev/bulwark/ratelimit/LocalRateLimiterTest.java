@@ -45,6 +45,21 @@ class LocalRateLimiterTest {
     assertThat(denied.quotas())
         .containsExactly(new Quota(Limit.perMinute(10), 0, Duration.ofMinutes(1)));
 
+    // One limit's quotas are made when read: a list equal to any other of the same quota,
+    // immutable.
+    Quota only = new Quota(Limit.perMinute(10), 0, Duration.ofMinutes(1));
+    assertThat(denied.quotas()).isEqualTo(List.of(only)).hasSameHashCodeAs(List.of(only));
+    assertThat(denied)
+        .isEqualTo(
+            new Decision(
+                Outcome.DENIED, 1, List.of(only), Duration.ofSeconds(6), Limit.perMinute(10)));
+    assertThatThrownBy(() -> denied.quotas().get(1)).isInstanceOf(IndexOutOfBoundsException.class);
+    assertThatThrownBy(() -> denied.quotas().add(only))
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> denied.quotas().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThat(denied.toString()).contains("Quota[limit=10/minute, remaining=0, reset=PT1M]");
+
     advance(Duration.ofSeconds(6).minusNanos(1));
     assertThat(limiter.tryAcquire("k").allowed()).isFalse();
     advance(Duration.ofNanos(1));
