@@ -28,8 +28,9 @@ final class LocalRateLimiter implements RateLimiter {
   private final long smallestBurst;
   private final boolean shadow;
   private final long maxKeys;
-  private final Cache<String, Bucket> buckets;
-  private final Function<String, Bucket> newBucket;
+  private final Cache<String, Held> buckets;
+  private final Function<String, Held> newBucket;
+  private final LongSupplier clock;
   private final LongAdder evicted = new LongAdder();
   private final @Nullable LimiterMeters meters;
   private final String description;
@@ -46,9 +47,10 @@ final class LocalRateLimiter implements RateLimiter {
     this.shadow = settings.shadow;
     this.maxKeys = settings.maxKeys;
     LongSupplier clock = settings.clock();
+    this.clock = clock;
     TimeMeter time = new Clock(clock);
     BucketConfiguration configuration = configuration(limits);
-    this.newBucket = key -> build(configuration, time);
+    this.newBucket = key -> new Held(build(configuration, time));
     this.buckets =
         Caffeine.newBuilder()
             .maximumSize(maxKeys)
@@ -57,7 +59,7 @@ final class LocalRateLimiter implements RateLimiter {
             // Caffeine's maintenance (expiry, eviction) on its default executor, off the caller's
             // thread: inline, it halved the decisions of two threads on one key.
             .evictionListener(
-                (@Nullable String key, @Nullable Bucket bucket, RemovalCause cause) -> {
+                (@Nullable String key, @Nullable Held bucket, RemovalCause cause) -> {
                   if (cause == RemovalCause.SIZE) {
                     evicted.increment();
                   }
@@ -143,23 +145,35 @@ final class LocalRateLimiter implements RateLimiter {
   Decision decide(String key, long permits) {
     LimiterSettings.checkKey(key);
     LimiterSettings.checkPermits(permits, smallestBurst);
-    Bucket bucket = buckets.get(key, newBucket);
+    Held held = buckets.get(key, newBucket);
+    Bucket bucket = held.bucket;
     if (limits.size() == 1) {
-      ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
       Limit limit = limits.get(0);
-      List<Quota> quota =
-          new OneQuota(
-              limit,
-              Math.max(0, probe.getRemainingTokens()),
-              Math.max(0, probe.getNanosToWaitForReset()));
-      return probe.isConsumed()
-          ? new Decision(Outcome.ALLOWED, permits, quota, Duration.ZERO, null)
-          : new Decision(
-              Outcome.DENIED,
-              permits,
-              quota,
-              Duration.ofNanos(probe.getNanosToWaitForRefill()),
-              limit);
+      // Read before the bucket reads its own clock, so that a denial is remembered as ending no
+      // later than it does.
+      long now = clock.getAsLong();
+      Denial denial = held.denial;
+      if (permits == 1 && denial != null && now - denial.until < 0) {
+        // No request takes less than one permit, so until then the bucket only refills: the
+        // answer is the bucket's, without copying and computing its state again.
+        return new Decision(
+            Outcome.DENIED,
+            permits,
+            new OneQuota(limit, 0, Math.max(0, denial.resetAt - now)),
+            Duration.ofNanos(denial.until - now),
+            limit);
+      }
+      ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
+      long reset = Math.max(0, probe.getNanosToWaitForReset());
+      List<Quota> quota = new OneQuota(limit, Math.max(0, probe.getRemainingTokens()), reset);
+      if (probe.isConsumed()) {
+        return new Decision(Outcome.ALLOWED, permits, quota, Duration.ZERO, null);
+      }
+      long wait = Math.max(0, probe.getNanosToWaitForRefill());
+      if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
+        held.denial = new Denial(now + wait, now + reset);
+      }
+      return new Decision(Outcome.DENIED, permits, quota, Duration.ofNanos(wait), limit);
     }
     VerboseResult<ConsumptionProbe> result =
         bucket.asVerbose().tryConsumeAndReturnRemaining(permits);
@@ -227,6 +241,30 @@ final class LocalRateLimiter implements RateLimiter {
   @Override
   public String toString() {
     return description;
+  }
+
+  /**
+   * A key's bucket, and the last time it refused one permit: until then it refuses one permit
+   * again, since no request takes less (a flood of refused requests on one key then reads the
+   * bucket's state once per refill, not once per request). Used for one limit only; a request for
+   * more permits always asks the bucket.
+   */
+  private static final class Held {
+    final Bucket bucket;
+    volatile @Nullable Denial denial;
+
+    Held(Bucket bucket) {
+      this.bucket = bucket;
+    }
+  }
+
+  /**
+   * When a refused permit can next be taken and when the bucket is whole again, on the limiter's
+   * clock in nanoseconds; compared by difference, so that the clock may wrap.
+   */
+  private record Denial(long until, long resetAt) {
+    /** Longer waits are not remembered: {@code now + wait} could overflow. */
+    static final long LONGEST = Long.MAX_VALUE / 4;
   }
 
   /** The limiter's clock as Bucket4j reads it. */

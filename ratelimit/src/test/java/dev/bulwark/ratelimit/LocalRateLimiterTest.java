@@ -30,6 +30,43 @@ class LocalRateLimiterTest {
   }
 
   @Test
+  void aRefusedPermitIsRefusedAgainWithTheBucketsOwnFiguresUntilItRefills() {
+    RateLimiter limiter = builder("10/minute").build();
+    for (int i = 0; i < 10; i++) {
+      assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    }
+    assertThat(limiter.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
+    advance(Duration.ofSeconds(1));
+    Decision again = limiter.tryAcquire("k"); // remembered, not read from the bucket
+    assertThat(again.outcome()).isEqualTo(Outcome.DENIED);
+    assertThat(again.deniedBy()).isEqualTo(Limit.perMinute(10));
+    assertThat(again.retryAfter()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(again.quotas())
+        .containsExactly(new Quota(Limit.perMinute(10), 0, Duration.ofSeconds(59)));
+    assertThat(again.remaining()).isZero();
+    advance(Duration.ofSeconds(5).minusNanos(1));
+    assertThat(limiter.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofNanos(1));
+    advance(Duration.ofNanos(1));
+    Decision refilled = limiter.tryAcquire("k");
+    assertThat(refilled.allowed()).isTrue();
+    assertThat(refilled.remaining()).isZero();
+    Decision next = limiter.tryAcquire("k");
+    assertThat(next.allowed()).isFalse();
+    assertThat(next.retryAfter()).isEqualTo(Duration.ofSeconds(6));
+  }
+
+  @Test
+  void aRefusalOfSeveralPermitsDoesNotRefuseFewer() {
+    RateLimiter limiter = builder("10/minute").build();
+    assertThat(limiter.tryAcquire("k", 9).allowed()).isTrue();
+    Decision two = limiter.tryAcquire("k", 2);
+    assertThat(two.allowed()).isFalse();
+    assertThat(two.remaining()).isEqualTo(1);
+    assertThat(limiter.tryAcquire("k", 1).allowed()).isTrue();
+    assertThat(limiter.tryAcquire("k", 1).allowed()).isFalse();
+  }
+
+  @Test
   void aBurstIsAdmittedThenDeniedUntilAPermitRefills() {
     RateLimiter limiter = builder("10/minute").build();
     for (int i = 0; i < 10; i++) {
