@@ -149,10 +149,11 @@ final class LocalRateLimiter implements RateLimiter {
     Bucket bucket = held.bucket;
     if (limits.size() == 1) {
       Limit limit = limits.get(0);
-      // Read before the bucket reads its own clock, so that a denial is remembered as ending no
-      // later than it does.
-      long now = clock.getAsLong();
+      // The denial before the clock, so that a denial recorded meanwhile is not read against an
+      // older time; the clock before the bucket reads its own, so that a denial is remembered as
+      // ending no later than it does.
       Denial denial = held.denial;
+      long now = clock.getAsLong();
       if (permits == 1 && denial != null && now - denial.until < 0) {
         // No request takes less than one permit, so until then the bucket only refills: the
         // answer is the bucket's, without copying and computing its state again.

@@ -56,6 +56,40 @@ class LocalRateLimiterTest {
   }
 
   @Test
+  void aRememberedRefusalReadsTheClockOnceAndLeavesTheBucketAlone() {
+    // The clock's reads on this thread: the limiter's, Caffeine's, and the bucket's when it is
+    // asked.
+    Thread test = Thread.currentThread();
+    AtomicLong reads = new AtomicLong();
+    RateLimiter limiter =
+        RateLimiter.local()
+            .limits("1/minute")
+            .nanoTime(
+                () -> {
+                  if (Thread.currentThread() == test) {
+                    reads.incrementAndGet();
+                  }
+                  return nanos.get();
+                })
+            .build();
+    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    long before = reads.get();
+    assertThat(limiter.tryAcquire("k").allowed()).isFalse(); // asks the bucket, remembers
+    long asked = reads.get() - before;
+    before = reads.get();
+    assertThat(limiter.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(reads.get() - before).isEqualTo(asked - 1); // the bucket was not asked
+    // Two permits are never answered from a refusal of one.
+    assertThatThrownBy(() -> limiter.tryAcquire("k", 2))
+        .isInstanceOf(IllegalArgumentException.class);
+    RateLimiter ten = builder("10/minute").build();
+    assertThat(ten.tryAcquire("k", 10).allowed()).isTrue();
+    assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
+    assertThat(ten.tryAcquire("k", 2).retryAfter()).isEqualTo(Duration.ofSeconds(12));
+    assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
+  }
+
+  @Test
   void aRefusalOfSeveralPermitsDoesNotRefuseFewer() {
     RateLimiter limiter = builder("10/minute").build();
     assertThat(limiter.tryAcquire("k", 9).allowed()).isTrue();
