@@ -31,6 +31,7 @@ final class LocalRateLimiter implements RateLimiter {
   private final Cache<String, Held> buckets;
   private final Function<String, Held> newBucket;
   private final LongSupplier clock;
+  private final long roundUp;
   private final LongAdder evicted = new LongAdder();
   private final @Nullable LimiterMeters meters;
   private final String description;
@@ -48,6 +49,7 @@ final class LocalRateLimiter implements RateLimiter {
     this.maxKeys = settings.maxKeys;
     LongSupplier clock = settings.clock();
     this.clock = clock;
+    this.roundUp = roundUp(limits);
     TimeMeter time = new Clock(clock);
     BucketConfiguration configuration = configuration(limits);
     this.newBucket = key -> new Held(build(configuration, time));
@@ -98,6 +100,26 @@ final class LocalRateLimiter implements RateLimiter {
               .build());
     }
     return builder.build();
+  }
+
+  /**
+   * 1 if a limit's refill of one permit is not a whole number of nanoseconds, else 0. Bucket4j
+   * rounds its wait for a permit down, so for such a limit a request retried after that wait could
+   * be refused again (and a refusal could say to wait 0): the wait is then rounded up instead.
+   */
+  private static long roundUp(List<Limit> limits) {
+    for (Limit limit : limits) {
+      if (limit.period().toNanos() % limit.permits() != 0) {
+        return 1;
+      }
+    }
+    return 0;
+  }
+
+  /** The probe's wait for the permits, rounded up to a whole nanosecond. */
+  private long waitOf(ConsumptionProbe probe) {
+    long wait = Math.max(0, probe.getNanosToWaitForRefill());
+    return wait == Long.MAX_VALUE ? wait : wait + roundUp;
   }
 
   /** How long an unused bucket takes to refill entirely from empty: the longest of its limits'. */
@@ -170,7 +192,7 @@ final class LocalRateLimiter implements RateLimiter {
       if (probe.isConsumed()) {
         return new Decision(Outcome.ALLOWED, permits, quota, Duration.ZERO, null);
       }
-      long wait = Math.max(0, probe.getNanosToWaitForRefill());
+      long wait = waitOf(probe);
       if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
         held.denial = new Denial(now + wait, now + reset);
       }
@@ -198,12 +220,7 @@ final class LocalRateLimiter implements RateLimiter {
     }
     return probe.isConsumed()
         ? new Decision(Outcome.ALLOWED, permits, quotas, Duration.ZERO, null)
-        : new Decision(
-            Outcome.DENIED,
-            permits,
-            quotas,
-            Duration.ofNanos(probe.getNanosToWaitForRefill()),
-            deniedBy);
+        : new Decision(Outcome.DENIED, permits, quotas, Duration.ofNanos(waitOf(probe)), deniedBy);
   }
 
   long keys() {

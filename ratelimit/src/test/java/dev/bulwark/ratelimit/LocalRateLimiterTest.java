@@ -90,6 +90,27 @@ class LocalRateLimiterTest {
   }
 
   @Test
+  void aRefusalAlwaysSaysToWaitAndWaitingThatLongIsEnough() {
+    for (String limits :
+        List.of("7/minute", "3/second", "13/hour", "999/day", "10/second;7/minute")) {
+      RateLimiter limiter = builder(limits).build();
+      long refused = 0;
+      for (int step = 0; step < 2_000; step++) {
+        Decision d = limiter.tryAcquire("k");
+        if (!d.allowed()) {
+          refused++;
+          assertThat(d.retryAfter()).as("%s, step %d", limits, step).isPositive();
+          assertThat(d.retryAfterSeconds()).isPositive();
+          advance(d.retryAfter());
+          assertThat(limiter.tryAcquire("k").allowed()).as("%s, step %d", limits, step).isTrue();
+        }
+        advance(Duration.ofNanos(1 + step % 7 * 1_000_003L));
+      }
+      assertThat(refused).as(limits).isPositive();
+    }
+  }
+
+  @Test
   void aRefusalOfSeveralPermitsDoesNotRefuseFewer() {
     RateLimiter limiter = builder("10/minute").build();
     assertThat(limiter.tryAcquire("k", 9).allowed()).isTrue();
