@@ -171,20 +171,24 @@ final class LocalRateLimiter implements RateLimiter {
     Bucket bucket = held.bucket;
     if (limits.size() == 1) {
       Limit limit = limits.get(0);
-      // The denial before the clock, so that a denial recorded meanwhile is not read against an
-      // older time; the clock before the bucket reads its own, so that a denial is remembered as
-      // ending no later than it does.
+      // The clock is read only for a key refused before: an admitted decision on a key never
+      // refused costs no read. The denial before the clock, so that a denial recorded meanwhile is
+      // not read against an older time; the clock before the bucket reads its own, so that a
+      // denial is remembered as ending no later than it does.
       Denial denial = held.denial;
-      long now = clock.getAsLong();
-      if (permits == 1 && denial != null && now - denial.until < 0) {
-        // No request takes less than one permit, so until then the bucket only refills: the
-        // answer is the bucket's, without copying and computing its state again.
-        return new Decision(
-            Outcome.DENIED,
-            permits,
-            new OneQuota(limit, 0, Math.max(0, denial.resetAt - now)),
-            Duration.ofNanos(denial.until - now),
-            limit);
+      long now = 0;
+      if (denial != null) {
+        now = clock.getAsLong();
+        if (permits == 1 && denial.known && now - denial.until < 0) {
+          // No request takes less than one permit, so until then the bucket only refills: the
+          // answer is the bucket's, without copying and computing its state again.
+          return new Decision(
+              Outcome.DENIED,
+              permits,
+              new OneQuota(limit, 0, Math.max(0, denial.resetAt - now)),
+              Duration.ofNanos(denial.until - now),
+              limit);
+        }
       }
       ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
       long reset = Math.max(0, probe.getNanosToWaitForReset());
@@ -193,8 +197,10 @@ final class LocalRateLimiter implements RateLimiter {
         return new Decision(Outcome.ALLOWED, permits, quota, Duration.ZERO, null);
       }
       long wait = waitOf(probe);
-      if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
-        held.denial = new Denial(now + wait, now + reset);
+      if (denial == null) {
+        held.denial = Denial.FIRST; // no time read before this refusal: the next one is remembered
+      } else if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
+        held.denial = new Denial(now + wait, now + reset, true);
       }
       return new Decision(Outcome.DENIED, permits, quota, Duration.ofNanos(wait), limit);
     }
@@ -262,10 +268,11 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   /**
-   * A key's bucket, and the last time it refused one permit: until then it refuses one permit
-   * again, since no request takes less (a flood of refused requests on one key then reads the
-   * bucket's state once per refill, not once per request). Used for one limit only; a request for
-   * more permits always asks the bucket.
+   * A key's bucket, and the last time it refused one permit (from its second refusal on: the first
+   * marks the key as one whose decisions read the time): until then it refuses one permit again,
+   * since no request takes less (a flood of refused requests on one key then reads the bucket's
+   * state once per refill, not once per request). Used for one limit only; a request for more
+   * permits always asks the bucket.
    */
   private static final class Held {
     final Bucket bucket;
@@ -278,11 +285,15 @@ final class LocalRateLimiter implements RateLimiter {
 
   /**
    * When a refused permit can next be taken and when the bucket is whole again, on the limiter's
-   * clock in nanoseconds; compared by difference, so that the clock may wrap.
+   * clock in nanoseconds, compared by difference so that the clock may wrap; unless not {@code
+   * known}.
    */
-  private record Denial(long until, long resetAt) {
+  private record Denial(long until, long resetAt, boolean known) {
     /** Longer waits are not remembered: {@code now + wait} could overflow. */
     static final long LONGEST = Long.MAX_VALUE / 4;
+
+    /** The key was refused, with no time read before: nothing is remembered yet. */
+    static final Denial FIRST = new Denial(0, 0, false);
   }
 
   /** The limiter's clock as Bucket4j reads it. */

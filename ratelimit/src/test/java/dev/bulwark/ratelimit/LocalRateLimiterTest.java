@@ -63,7 +63,7 @@ class LocalRateLimiterTest {
     AtomicLong reads = new AtomicLong();
     RateLimiter limiter =
         RateLimiter.local()
-            .limits("1/minute")
+            .limits("2/minute")
             .nanoTime(
                 () -> {
                   if (Thread.currentThread() == test) {
@@ -72,19 +72,23 @@ class LocalRateLimiterTest {
                   return nanos.get();
                 })
             .build();
-    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    assertThat(limiter.tryAcquire("k").allowed()).isTrue(); // makes the bucket
     long before = reads.get();
+    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    long admitted = reads.get() - before; // Caffeine's and the bucket's reads: not the limiter's
+    assertThat(limiter.tryAcquire("k").allowed()).isFalse(); // the first refusal: not remembered
+    before = reads.get();
     assertThat(limiter.tryAcquire("k").allowed()).isFalse(); // asks the bucket, remembers
     long asked = reads.get() - before;
+    assertThat(asked).isEqualTo(admitted + 1);
     before = reads.get();
-    assertThat(limiter.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(limiter.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(30));
     assertThat(reads.get() - before).isEqualTo(asked - 1); // the bucket was not asked
     // Two permits are never answered from a refusal of one.
-    assertThatThrownBy(() -> limiter.tryAcquire("k", 2))
-        .isInstanceOf(IllegalArgumentException.class);
     RateLimiter ten = builder("10/minute").build();
     assertThat(ten.tryAcquire("k", 10).allowed()).isTrue();
     assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
+    assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6)); // remembered
     assertThat(ten.tryAcquire("k", 2).retryAfter()).isEqualTo(Duration.ofSeconds(12));
     assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
   }
