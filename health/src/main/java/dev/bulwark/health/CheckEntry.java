@@ -92,6 +92,15 @@ final class CheckEntry {
   }
 
   /**
+   * {@return the cached result if it is fresh at {@code now} on the registry's ticker, else null} A
+   * fresh result needs no run and no future: a report takes it as it is.
+   */
+  @Nullable HealthResult fresh(long now) {
+    Observed seen = latest;
+    return seen != null && now - seen.atNanos < ttlNanos ? seen.result : null;
+  }
+
+  /**
    * The result to report now: the cached one (refreshing it in the background when stale), or, when
    * there is none yet, the future of the run that makes the first one.
    */

@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.StringJoiner;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -92,6 +93,10 @@ public final class HealthRegistry implements AutoCloseable {
   static final Duration AWAIT_MARGIN = Duration.ofMillis(50);
 
   private static final String CHECKS_METER = Meters.name("health", "checks");
+
+  /** Marks a check whose result came from the cache, in a report's list of runs to await. */
+  private static final CompletableFuture<HealthResult> NOT_PENDING = new CompletableFuture<>();
+
   private static final String STATUS_METER = Meters.name("health", "status");
   private static final Pattern CHECK_NAME =
       Pattern.compile("[A-Za-z0-9._-]{1,63}(:[A-Za-z0-9._-]{1,63})?");
@@ -103,6 +108,10 @@ public final class HealthRegistry implements AutoCloseable {
   private final Shared runtime;
   private final @Nullable MeterRegistry meterRegistry;
   private final List<Meter> meters = new ArrayList<>();
+
+  /** The last response by role, format, and whether the caller was authorized (index 1). */
+  private final Map<Role, Map<HealthFormat, AtomicReferenceArray<@Nullable Rendered>>> rendered =
+      new EnumMap<>(Role.class);
 
   private HealthRegistry(Builder builder) {
     this.name = builder.name;
@@ -137,6 +146,12 @@ public final class HealthRegistry implements AutoCloseable {
     List<CheckEntry> all = new ArrayList<>();
     for (Role role : Role.values()) {
       byRole.put(role, new ArrayList<>());
+      Map<HealthFormat, AtomicReferenceArray<@Nullable Rendered>> kinds =
+          new EnumMap<>(HealthFormat.class);
+      for (HealthFormat format : HealthFormat.values()) {
+        kinds.put(format, new AtomicReferenceArray<>(2));
+      }
+      rendered.put(role, kinds);
     }
     for (Map.Entry<String, Registration> registration : builder.registrations.entrySet()) {
       CheckOptions options = registration.getValue().options;
@@ -209,23 +224,52 @@ public final class HealthRegistry implements AutoCloseable {
   public HealthReport report(Role role) {
     Objects.requireNonNull(role, "role");
     List<CheckEntry> checks = checks(role);
-    Map<String, HealthResult> results = new LinkedHashMap<>();
+    return HealthReport.of(role, byName(checks, results(checks)));
+  }
+
+  /**
+   * The results of {@code checks}, in their order: a fresh one from the cache, the others from a
+   * run started before any is awaited, each awaited at most its timeout.
+   */
+  private HealthResult[] results(List<CheckEntry> checks) {
+    HealthResult[] results = new HealthResult[checks.size()];
     if (runtime.isClosed()) {
-      for (CheckEntry entry : checks) {
-        results.put(entry.name, HealthResult.fail("the health registry is closed"));
+      for (int i = 0; i < results.length; i++) {
+        results[i] = HealthResult.fail("the health registry is closed");
       }
-      return HealthReport.of(role, results);
+      return results;
     }
     long start = runtime.ticker.read();
-    List<CompletableFuture<HealthResult>> pending = new ArrayList<>(checks.size());
-    for (CheckEntry entry : checks) { // start every run before waiting for any
-      pending.add(entry.result());
+    List<CompletableFuture<HealthResult>> pending = null;
+    for (int i = 0; i < results.length; i++) {
+      HealthResult fresh = checks.get(i).fresh(start);
+      if (fresh != null) {
+        results[i] = fresh;
+      } else { // start every run before waiting for any
+        if (pending == null) {
+          pending = new ArrayList<>(Collections.nCopies(results.length, NOT_PENDING));
+        }
+        pending.set(i, checks.get(i).result());
+      }
     }
-    for (int i = 0; i < checks.size(); i++) {
-      CheckEntry entry = checks.get(i);
-      results.put(entry.name, entry.await(pending.get(i), start + entry.awaitNanos));
+    if (pending != null) {
+      for (int i = 0; i < results.length; i++) {
+        CompletableFuture<HealthResult> run = pending.get(i);
+        if (run != NOT_PENDING) {
+          CheckEntry entry = checks.get(i);
+          results[i] = entry.await(run, start + entry.awaitNanos);
+        }
+      }
     }
-    return HealthReport.of(role, results);
+    return results;
+  }
+
+  private static Map<String, HealthResult> byName(List<CheckEntry> checks, HealthResult[] results) {
+    Map<String, HealthResult> named = new LinkedHashMap<>();
+    for (int i = 0; i < results.length; i++) {
+      named.put(checks.get(i).name, results[i]);
+    }
+    return named;
   }
 
   /**
@@ -250,6 +294,10 @@ public final class HealthRegistry implements AutoCloseable {
    * private} for an authorized caller, whose answer a shared cache must not keep) and {@code Vary:
    * Authorization}.
    *
+   * <p>While every result of the role is the cached one the last response of the same role, format
+   * and authorization was made from, that same response is returned: within a ttl, a request writes
+   * no JSON.
+   *
    * @param role the role
    * @param authorized whether the caller may see the checks: it showed the bearer token, or it came
    *     in on the port for details
@@ -257,15 +305,70 @@ public final class HealthRegistry implements AutoCloseable {
    * @return the response
    */
   public HealthResponse respond(Role role, boolean authorized, HealthFormat format) {
+    return rendered(role, authorized, format).response;
+  }
+
+  /**
+   * The response to a request, with its body's bytes. While every result of the role is the one the
+   * last response of the same kind was made from (the cache's, unchanged within its ttl), that
+   * response is answered again, so that a request writes no JSON.
+   */
+  Rendered rendered(Role role, boolean authorized, HealthFormat format) {
+    Objects.requireNonNull(role, "role");
     Objects.requireNonNull(format, "format");
-    HealthReport report = report(role);
+    List<CheckEntry> checks = checks(role);
+    HealthResult[] results = results(checks);
+    AtomicReferenceArray<@Nullable Rendered> kinds =
+        Objects.requireNonNull(Objects.requireNonNull(rendered.get(role)).get(format));
+    int slot = authorized ? 1 : 0;
+    Rendered last = kinds.get(slot);
+    if (last != null && last.madeFrom(results)) {
+      return last;
+    }
+    HealthReport report = HealthReport.of(role, byName(checks, results));
     Map<String, String> headers = new LinkedHashMap<>();
     headers.put("Content-Type", format.contentType());
     long maxAge = maxAgeSeconds(role);
     headers.put("Cache-Control", (authorized ? "private, " : "") + "max-age=" + maxAge);
     headers.put("Vary", "Authorization");
-    return new HealthResponse(
-        httpStatus(report.status()), headers, HealthJson.write(report, format, authorized));
+    HealthResponse response =
+        new HealthResponse(
+            httpStatus(report.status()), headers, HealthJson.write(report, format, authorized));
+    Rendered made = new Rendered(results, response);
+    kinds.set(slot, made);
+    return made;
+  }
+
+  /** A response, its body's bytes, and the results it was made from. Immutable. */
+  static final class Rendered {
+    private final HealthResult[] results;
+    final HealthResponse response;
+    private final byte[] body;
+
+    Rendered(HealthResult[] results, HealthResponse response) {
+      this.results = results;
+      this.response = response;
+      this.body = response.bodyBytes();
+    }
+
+    /** {@return whether {@code others} are the very results this was made from} */
+    @SuppressWarnings("ReferenceEquality") // the same objects: results made anew differ in time
+    boolean madeFrom(HealthResult[] others) {
+      if (others.length != results.length) {
+        return false;
+      }
+      for (int i = 0; i < results.length; i++) {
+        if (others[i] != results[i]) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    /** The body, UTF-8: the caller writes it and must not change it. */
+    byte[] body() {
+      return body;
+    }
   }
 
   private int httpStatus(Status status) {

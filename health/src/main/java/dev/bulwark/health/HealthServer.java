@@ -55,8 +55,9 @@ import org.slf4j.LoggerFactory;
  * <p>Requests run on {@code threads} threads named {@code bulwark-health-<registry>-http-<n>}, with
  * at most 64 requests waiting; past that, the server's own thread answers, which slows the
  * accepting of connections instead of queueing without bound. Reports come from the registry's
- * cache, so a request takes a lock-free read and the writing of the JSON; the first after start
- * waits for the checks' first runs, at most the longest timeout.
+ * cache, so a request takes lock-free reads; while the cached results are the ones the last
+ * response was made from, it answers that response's bytes again, and writes no JSON. The first
+ * request after start waits for the checks' first runs, at most the longest timeout.
  *
  * <p><b>{@code TCP_NODELAY}.</b> The JDK server writes a response's headers and its body in two
  * writes, and with Nagle's algorithm on (its default) the body waits for the client's delayed
@@ -237,11 +238,12 @@ public final class HealthServer implements AutoCloseable {
         send(exchange, 404, "text/plain; charset=utf-8", "not found\n", head);
         return;
       }
-      HealthResponse response = registry.respond(role, authorized, format);
+      HealthRegistry.Rendered rendered = registry.rendered(role, authorized, format);
+      HealthResponse response = rendered.response;
       for (Map.Entry<String, String> h : response.headers().entrySet()) {
         exchange.getResponseHeaders().set(h.getKey(), h.getValue());
       }
-      byte[] body = response.bodyBytes();
+      byte[] body = rendered.body();
       exchange.sendResponseHeaders(response.status(), head ? -1 : body.length);
       if (!head) {
         try (OutputStream out = exchange.getResponseBody()) {

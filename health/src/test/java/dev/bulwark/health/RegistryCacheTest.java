@@ -198,6 +198,62 @@ class RegistryCacheTest {
   }
 
   @Test
+  void aResponseIsMadeOnceForTheSameResultsAndAnewWhenOneChanges() throws Exception {
+    Counting check = new Counting(gate);
+    try (HealthRegistry health =
+        HealthRegistry.builder()
+            .ttl(TTL)
+            .timeout(Duration.ofSeconds(30))
+            .readiness("db", check)
+            .readiness("disk", () -> HealthResult.pass())
+            .ticker(ticker)
+            .build()) {
+      HealthResponse first = health.respond(Role.READINESS, true);
+      assertThat(first.body()).contains("\"call\":1");
+      ticker.advance(TTL.minusNanos(1));
+      for (int i = 0; i < 10; i++) {
+        assertThat(health.respond(Role.READINESS, true)).isSameAs(first);
+      }
+      // Each kind of response is its own: not authorized, the other format, the other role.
+      HealthResponse statusOnly = health.respond(Role.READINESS, false);
+      assertThat(statusOnly.body()).doesNotContain("call");
+      assertThat(statusOnly.headers()).containsEntry("Cache-Control", "max-age=10");
+      assertThat(health.respond(Role.READINESS, false)).isSameAs(statusOnly);
+      HealthResponse microProfile = health.respond(Role.READINESS, true, HealthFormat.MICROPROFILE);
+      assertThat(microProfile.body()).isNotEqualTo(first.body()).contains("\"checks\"");
+      assertThat(health.respond(Role.DETAIL, true)).isNotSameAs(first);
+      assertThat(health.respond(Role.READINESS, true)).isSameAs(first);
+      assertThat(health.rendered(Role.READINESS, true, HealthFormat.IETF).body())
+          .isEqualTo(first.bodyBytes());
+
+      // Stale: the stale result is served, so the same response, until the refresh is in.
+      ticker.advance(Duration.ofNanos(1));
+      assertThat(health.respond(Role.READINESS, true)).isSameAs(first);
+      gate.countDown();
+      Await.until(
+          WAIT,
+          "a response made from the refreshed result",
+          () -> health.respond(Role.READINESS, true).body().contains("\"call\":2"));
+      HealthResponse second = health.respond(Role.READINESS, true);
+      assertThat(second).isNotSameAs(first);
+      assertThat(health.respond(Role.READINESS, true)).isSameAs(second);
+    }
+  }
+
+  @Test
+  void aClosedRegistryAnswersFailNotItsLastResponse() {
+    try (HealthRegistry health =
+        HealthRegistry.builder().readiness("disk", () -> HealthResult.pass()).build()) {
+      assertThat(health.respond(Role.READINESS, false).status()).isEqualTo(200);
+      health.close();
+      HealthResponse closed = health.respond(Role.READINESS, true);
+      assertThat(closed.status()).isEqualTo(503);
+      assertThat(closed.body()).contains("the health registry is closed");
+      assertThat(health.respond(Role.READINESS, false).status()).isEqualTo(503);
+    }
+  }
+
+  @Test
   void checkOptionsSayWhatTheySet() {
     assertThat(CheckOptions.roles(Role.READINESS, Role.LIVENESS).ttl(Duration.ofSeconds(2)))
         .hasToString("CheckOptions[roles=[LIVENESS, READINESS], ttl=2000 ms]");

@@ -1,24 +1,18 @@
 package dev.bulwark.benchmarks.health;
 
-import com.sun.net.httpserver.HttpServer;
 import dev.bulwark.health.HealthCheck;
 import dev.bulwark.health.HealthRegistry;
 import dev.bulwark.health.HealthResult;
 import dev.bulwark.health.HealthServer;
 import dev.bulwark.health.Role;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -68,8 +62,7 @@ public class HealthEndpointBenchmark {
 
     HealthRegistry registry;
     HealthServer bulwark;
-    HttpServer handWritten;
-    ExecutorService handWrittenThreads;
+    HandWrittenEndpoint handWritten;
     HttpClient client;
     HttpRequest bulwarkRequest;
 
@@ -83,30 +76,7 @@ public class HealthEndpointBenchmark {
       registry = builder.build();
       bulwark = HealthServer.builder(registry, 0).host("127.0.0.1").threads(serverThreads).start();
 
-      handWrittenThreads = Executors.newFixedThreadPool(64);
-      handWritten = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-      handWritten.setExecutor(handWrittenThreads);
-      handWritten.createContext(
-          "/health/ready",
-          exchange -> {
-            boolean up = true;
-            for (HealthCheck check : checks) {
-              try {
-                up &= check.check().status() != dev.bulwark.health.Status.FAIL;
-              } catch (Exception e) {
-                up = false;
-              }
-            }
-            byte[] body =
-                (up ? "{\"status\":\"pass\"}" : "{\"status\":\"fail\"}")
-                    .getBytes(StandardCharsets.UTF_8);
-            exchange.getResponseHeaders().set("Content-Type", "application/health+json");
-            exchange.sendResponseHeaders(up ? 200 : 503, body.length);
-            try (OutputStream out = exchange.getResponseBody()) {
-              out.write(body);
-            }
-          });
-      handWritten.start();
+      handWritten = new HandWrittenEndpoint(checks);
 
       client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       bulwarkRequest =
@@ -119,8 +89,7 @@ public class HealthEndpointBenchmark {
     public void stop() {
       bulwark.close();
       registry.close();
-      handWritten.stop(0);
-      handWrittenThreads.shutdownNow();
+      handWritten.close();
     }
   }
 
@@ -139,7 +108,7 @@ public class HealthEndpointBenchmark {
     @Setup
     public void open(Servers servers) throws IOException {
       bulwark = new RawHttp(servers.bulwark.port(), "/health/ready");
-      handWritten = new RawHttp(servers.handWritten.getAddress().getPort(), "/health/ready");
+      handWritten = new RawHttp(servers.handWritten.port(), "/health/ready");
     }
 
     @TearDown

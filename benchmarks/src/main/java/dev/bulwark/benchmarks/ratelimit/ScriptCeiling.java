@@ -1,5 +1,6 @@
 package dev.bulwark.benchmarks.ratelimit;
 
+import dev.bulwark.benchmarks.Options;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -11,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -68,7 +68,7 @@ public final class ScriptCeiling {
    * @throws Exception if Redis or {@code redis-benchmark} fails
    */
   public static void main(String[] arguments) throws Exception {
-    Map<String, String> options = options(arguments);
+    Map<String, String> options = Options.parse(arguments);
     int connections = Integer.parseInt(options.getOrDefault("connections", "16"));
     int pipeline = Integer.parseInt(options.getOrDefault("pipeline", "16"));
     int warmup = Integer.parseInt(options.getOrDefault("warmup", "5"));
@@ -95,18 +95,6 @@ public final class ScriptCeiling {
         }
       }
     }
-  }
-
-  private static Map<String, String> options(String[] arguments) {
-    Map<String, String> options = new HashMap<>();
-    for (int i = 0; i < arguments.length; i += 2) {
-      if (!arguments[i].startsWith("--") || i + 1 == arguments.length) {
-        throw new IllegalArgumentException(
-            "arguments must be pairs of --name value, but were " + Arrays.toString(arguments));
-      }
-      options.put(arguments[i].substring(2), arguments[i + 1]);
-    }
-    return options;
   }
 
   private static List<String> quoted(String[] args) {
