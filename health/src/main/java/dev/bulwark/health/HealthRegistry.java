@@ -228,8 +228,9 @@ public final class HealthRegistry implements AutoCloseable {
   }
 
   /**
-   * The results of {@code checks}, in their order: a fresh one from the cache, the others from a
-   * run started before any is awaited, each awaited at most its timeout.
+   * The results of {@code checks}, in their order: a fresh one from the cache, a stale one from the
+   * cache while its refresh runs, and for a check with no result yet, its first run, started before
+   * any is awaited and awaited at most its timeout and the margin.
    */
   private HealthResult[] results(List<CheckEntry> checks) {
     HealthResult[] results = new HealthResult[checks.size()];
@@ -295,8 +296,8 @@ public final class HealthRegistry implements AutoCloseable {
    * Authorization}.
    *
    * <p>While every result of the role is the cached one the last response of the same role, format
-   * and authorization was made from, that same response is returned: within a ttl, a request writes
-   * no JSON.
+   * and authorization was made from, that response is returned again: within a ttl, a request
+   * writes no JSON. (Two requests that make a response at once may each return their own, equal.)
    *
    * @param role the role
    * @param authorized whether the caller may see the checks: it showed the bearer token, or it came

@@ -21,7 +21,9 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>Values (the observed value and every detail) are numbers, strings or booleans: the JSON
- * outputs write them as such. Immutable; the {@code with} methods return a copy.
+ * outputs write them as such. Immutable; the {@code with} methods return a copy. A number that can
+ * change, such as an {@code AtomicLong} or a {@code LongAdder}, is read once, when the result is
+ * made.
  *
  * @param status the status
  * @param observedValue the measured value: a {@link Number}, {@link String} or {@link Boolean}, or
@@ -79,7 +81,7 @@ public record HealthResult(
     Objects.requireNonNull(time, "time");
     Checks.notNegative("duration", duration);
     if (observedValue != null) {
-      requireScalar("observedValue", observedValue);
+      observedValue = requireScalar("observedValue", observedValue);
     }
     LinkedHashMap<String, Object> copy = new LinkedHashMap<>();
     for (Map.Entry<String, Object> detail : details.entrySet()) {
@@ -224,6 +226,31 @@ public record HealthResult(
         && !Double.isFinite(((Number) value).doubleValue())) {
       throw Checks.invalid("%s must be a finite number, but was %s", name, value);
     }
-    return value;
+    return value instanceof Number ? snapshot((Number) value) : value;
+  }
+
+  /**
+   * A number whose value cannot change, so that the result stays what the check saw: a counter such
+   * as an {@code AtomicLong} or a {@code LongAdder} is read now, into a {@code Long} (or a {@code
+   * Double} for other numbers of its kind); the JDK's immutable numbers are kept as they are.
+   */
+  private static Number snapshot(Number value) {
+    if (value instanceof Integer
+        || value instanceof Long
+        || value instanceof Double
+        || value instanceof Float
+        || value instanceof Short
+        || value instanceof Byte
+        || value instanceof java.math.BigInteger
+        || value instanceof java.math.BigDecimal) {
+      return value;
+    }
+    if (value instanceof java.util.concurrent.atomic.AtomicInteger
+        || value instanceof java.util.concurrent.atomic.AtomicLong
+        || value instanceof java.util.concurrent.atomic.LongAdder
+        || value instanceof java.util.concurrent.atomic.LongAccumulator) {
+      return value.longValue();
+    }
+    return value.doubleValue();
   }
 }

@@ -85,12 +85,13 @@ public final class HealthServlet extends HttpServlet {
     BearerToken expected = token;
     boolean authorized =
         (expected != null && expected.matches(header)) || authorizeWhen.test(request);
-    HealthResponse health = registry.respond(role, authorized, format);
+    HealthRegistry.Rendered rendered = registry.rendered(role, authorized, format);
+    HealthResponse health = rendered.response;
     response.setStatus(health.status());
     for (Map.Entry<String, String> h : health.headers().entrySet()) {
       response.setHeader(h.getKey(), h.getValue());
     }
-    byte[] body = health.bodyBytes();
+    byte[] body = rendered.body();
     response.setContentLength(body.length);
     if (!head) {
       try (OutputStream out = response.getOutputStream()) {

@@ -13,6 +13,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -205,7 +208,11 @@ class RegistryCacheTest {
             .ttl(TTL)
             .timeout(Duration.ofSeconds(30))
             .readiness("db", check)
-            .readiness("disk", () -> HealthResult.pass())
+            // Never stale in this test: only db's result changes.
+            .check(
+                "disk",
+                () -> HealthResult.pass(),
+                CheckOptions.roles(Role.READINESS).ttl(Duration.ofDays(1)))
             .ticker(ticker)
             .build()) {
       HealthResponse first = health.respond(Role.READINESS, true);
@@ -251,6 +258,22 @@ class RegistryCacheTest {
       assertThat(closed.body()).contains("the health registry is closed");
       assertThat(health.respond(Role.READINESS, false).status()).isEqualTo(503);
     }
+  }
+
+  @Test
+  void aResultKeepsTheValueItsCounterHadWhenItWasMade() {
+    AtomicLong counter = new AtomicLong(7);
+    LongAdder adder = new LongAdder();
+    adder.add(3);
+    HealthResult result =
+        HealthResult.pass().withObserved(counter, "jobs").withDetail("queued", adder);
+    counter.set(8);
+    adder.add(1);
+    assertThat(result.observedValue()).isEqualTo(7L);
+    assertThat(result.details()).containsEntry("queued", 3L);
+    assertThat(HealthResult.pass().withObserved(1.5, "s").observedValue()).isEqualTo(1.5);
+    assertThat(HealthResult.pass().withDetail("n", new DoubleAdder()).details())
+        .containsEntry("n", 0.0);
   }
 
   @Test
