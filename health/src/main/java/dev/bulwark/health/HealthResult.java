@@ -216,17 +216,16 @@ public record HealthResult(
       throw Checks.invalid(
           "%s must be a number, string or boolean, but was a %s", name, value.getClass().getName());
     }
-    if (value instanceof Number
-        && !(value instanceof Integer
-            || value instanceof Long
-            || value instanceof Short
-            || value instanceof Byte
-            || value instanceof java.math.BigInteger
-            || value instanceof java.math.BigDecimal)
-        && !Double.isFinite(((Number) value).doubleValue())) {
-      throw Checks.invalid("%s must be a finite number, but was %s", name, value);
+    if (!(value instanceof Number)) {
+      return value;
     }
-    return value instanceof Number ? snapshot((Number) value) : value;
+    Number number = snapshot((Number) value);
+    // Only a floating-point number can be a NaN or infinite once it cannot change.
+    if ((number instanceof Double || number instanceof Float)
+        && !Double.isFinite(number.doubleValue())) {
+      throw Checks.invalid("%s must be a finite number, but was %s", name, number);
+    }
+    return number;
   }
 
   /**
