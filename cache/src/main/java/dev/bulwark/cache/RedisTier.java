@@ -1000,8 +1000,11 @@ final class RedisTier<K, V> implements AutoCloseable {
   }
 
   private void clear(Clear cause) {
-    clearsOf(cause).increment();
-    events.clear(cause);
+    try {
+      events.clear(cause);
+    } finally { // counted once done: a reader that sees the count finds the first tier cleared
+      clearsOf(cause).increment();
+    }
   }
 
   /** After a new subscription: clear, forget the publishers' numbers, and check the epoch. */
