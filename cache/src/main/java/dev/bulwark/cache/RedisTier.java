@@ -995,8 +995,8 @@ final class RedisTier<K, V> implements AutoCloseable {
   }
 
   private void undecodable() {
-    dropped.increment();
     clear(Clear.UNDECODABLE);
+    dropped.increment(); // after the clear and its count, which a reader of this one then sees
   }
 
   private void clear(Clear cause) {
