@@ -119,14 +119,7 @@ final class LimiterSettings {
 
   /** Shadow mode: a decision that would deny admits, as {@link Outcome#SHADOW_DENIED}. */
   static Decision shadowed(Decision decision) {
-    return decision.allowed()
-        ? decision
-        : new Decision(
-            Outcome.SHADOW_DENIED,
-            decision.permits(),
-            decision.quotas(),
-            decision.retryAfter(),
-            decision.deniedBy());
+    return decision.allowed() ? decision : decision.withOutcome(Outcome.SHADOW_DENIED);
   }
 
   static void checkKey(String key) {

@@ -152,19 +152,30 @@ final class LocalRateLimiter implements RateLimiter {
     if (closed) {
       throw new IllegalStateException("rate limiter " + name + " is closed");
     }
-    Decision decision = decide(key, permits);
-    if (shadow) {
-      decision = LimiterSettings.shadowed(decision);
-    }
-    LimiterMeters own = meters;
-    if (own != null) {
-      own.record(decision.outcome());
-    }
-    return decision;
+    return decide(key, permits, shadow ? Outcome.SHADOW_DENIED : Outcome.DENIED, meters);
   }
 
   /** Decides on the buckets, {@link Outcome#ALLOWED} or {@link Outcome#DENIED}; counts nothing. */
   Decision decide(String key, long permits) {
+    return decide(key, permits, Outcome.DENIED, null);
+  }
+
+  /** Counts a decision's outcome, if {@code meters} is not null. */
+  private static void count(@Nullable LimiterMeters meters, Outcome outcome) {
+    if (meters != null) {
+      meters.record(outcome);
+    }
+  }
+
+  /**
+   * Decides on the buckets: {@link Outcome#ALLOWED}, or {@code denied} for a refusal.
+   *
+   * <p>The outcome is counted on {@code meters} (unless null) as soon as it is known, before the
+   * decision is made: right after the bucket's own atomic update, the count's atomic add has no
+   * stores of the new decision to wait for.
+   */
+  private Decision decide(
+      String key, long permits, Outcome denied, @Nullable LimiterMeters meters) {
     LimiterSettings.checkKey(key);
     LimiterSettings.checkPermits(permits, smallestBurst);
     Held held = buckets.get(key, newBucket);
@@ -182,31 +193,37 @@ final class LocalRateLimiter implements RateLimiter {
         if (permits == 1 && denial.known && now - denial.until < 0) {
           // No request takes less than one permit, so until then the bucket only refills: the
           // answer is the bucket's, without copying and computing its state again.
+          count(meters, denied);
           return new Decision(
-              Outcome.DENIED,
+              denied,
               permits,
-              new OneQuota(limit, 0, Math.max(0, denial.resetAt - now)),
+              limit,
+              0,
+              Math.max(0, denial.resetAt - now),
               Duration.ofNanos(denial.until - now),
               limit);
         }
       }
       ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
       long reset = Math.max(0, probe.getNanosToWaitForReset());
-      List<Quota> quota = new OneQuota(limit, Math.max(0, probe.getRemainingTokens()), reset);
+      long left = Math.max(0, Math.min(limit.burst(), probe.getRemainingTokens()));
       if (probe.isConsumed()) {
-        return new Decision(Outcome.ALLOWED, permits, quota, Duration.ZERO, null);
+        count(meters, Outcome.ALLOWED);
+        return new Decision(Outcome.ALLOWED, permits, limit, left, reset, Duration.ZERO, null);
       }
+      count(meters, denied);
       long wait = waitOf(probe);
       if (denial == null) {
         held.denial = Denial.FIRST; // no time read before this refusal: the next one is remembered
       } else if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
         held.denial = new Denial(now + wait, now + reset, true);
       }
-      return new Decision(Outcome.DENIED, permits, quota, Duration.ofNanos(wait), limit);
+      return new Decision(denied, permits, limit, left, reset, Duration.ofNanos(wait), limit);
     }
     VerboseResult<ConsumptionProbe> result =
         bucket.asVerbose().tryConsumeAndReturnRemaining(permits);
     ConsumptionProbe probe = result.getValue();
+    count(meters, probe.isConsumed() ? Outcome.ALLOWED : denied);
     long[] available = result.getDiagnostics().getAvailableTokensPerEachBandwidth();
     List<Quota> quotas = new ArrayList<>(limits.size());
     Limit deniedBy = null;
@@ -226,7 +243,7 @@ final class LocalRateLimiter implements RateLimiter {
     }
     return probe.isConsumed()
         ? new Decision(Outcome.ALLOWED, permits, quotas, Duration.ZERO, null)
-        : new Decision(Outcome.DENIED, permits, quotas, Duration.ofNanos(waitOf(probe)), deniedBy);
+        : new Decision(denied, permits, quotas, Duration.ofNanos(waitOf(probe)), deniedBy);
   }
 
   long keys() {

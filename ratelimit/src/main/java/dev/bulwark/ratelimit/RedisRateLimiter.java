@@ -525,9 +525,10 @@ public final class RedisRateLimiter implements RateLimiter {
           Outcome.FALLBACK_DENIED, permits, List.of(), CLOSED_RETRY, limits.get(smallest));
     }
     Decision d = local.decide(key, permits);
-    List<Quota> quotas = new ArrayList<>(d.quotas().size());
-    for (int i = 0; i < d.quotas().size(); i++) {
-      Quota share = d.quotas().get(i);
+    List<Quota> given = d.quotas();
+    List<Quota> quotas = new ArrayList<>(given.size());
+    for (int i = 0; i < given.size(); i++) {
+      Quota share = given.get(i);
       quotas.add(new Quota(limits.get(i), share.remaining(), share.reset()));
     }
     Limit deniedBy = d.deniedBy();

@@ -158,9 +158,26 @@ class LimiterBuilderTest {
     assertThatThrownBy(() -> new Quota(Limit.perSecond(5), 6, Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("remaining must be between 0 and 5, but was 6");
+    assertThatThrownBy(() -> new Decision(Outcome.DENIED, 1, List.of(), Duration.ofNanos(-1), null))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("retryAfter");
     Decision d = new Decision(Outcome.DENIED, 1, List.of(), Duration.ofMillis(1001), null);
     assertThat(d.retryAfterSeconds()).isEqualTo(2);
     assertThat(d.remaining()).isEqualTo(-1);
     assertThat(d.allowed()).isFalse();
+    assertThat(d)
+        .hasToString(
+            "Decision[outcome=DENIED, permits=1, quotas=[], retryAfter=PT1.001S, deniedBy=null]");
+
+    // The quotas are copied: a list changed afterwards does not change the decision.
+    List<Quota> quotas = new java.util.ArrayList<>();
+    quotas.add(new Quota(Limit.perSecond(5), 4, Duration.ofMillis(200)));
+    Decision copied = new Decision(Outcome.ALLOWED, 1, quotas, Duration.ZERO, null);
+    quotas.add(new Quota(Limit.perMinute(100), 99, Duration.ofMillis(600)));
+    assertThat(copied.quotas()).hasSize(1);
+    assertThat(copied.remaining()).isEqualTo(4);
+    quotas.add(null);
+    assertThatThrownBy(() -> new Decision(Outcome.ALLOWED, 1, quotas, Duration.ZERO, null))
+        .isInstanceOf(NullPointerException.class);
   }
 }

@@ -145,10 +145,33 @@ class LocalRateLimiterTest {
     // immutable.
     Quota only = new Quota(Limit.perMinute(10), 0, Duration.ofMinutes(1));
     assertThat(denied.quotas()).isEqualTo(List.of(only)).hasSameHashCodeAs(List.of(only));
+    Decision listed =
+        new Decision(Outcome.DENIED, 1, List.of(only), Duration.ofSeconds(6), Limit.perMinute(10));
+    assertThat(denied).isEqualTo(listed).hasSameHashCodeAs(listed).hasToString(listed.toString());
+    assertThat(listed).isEqualTo(denied);
     assertThat(denied)
+        .isNotEqualTo(
+            new Decision(
+                Outcome.SHADOW_DENIED,
+                1,
+                List.of(only),
+                Duration.ofSeconds(6),
+                Limit.perMinute(10)))
+        .isNotEqualTo(
+            new Decision(
+                Outcome.DENIED,
+                1,
+                List.of(new Quota(Limit.perMinute(10), 1, Duration.ofMinutes(1))),
+                Duration.ofSeconds(6),
+                Limit.perMinute(10)));
+    assertThat(denied.withOutcome(Outcome.SHADOW_DENIED))
         .isEqualTo(
             new Decision(
-                Outcome.DENIED, 1, List.of(only), Duration.ofSeconds(6), Limit.perMinute(10)));
+                Outcome.SHADOW_DENIED,
+                1,
+                List.of(only),
+                Duration.ofSeconds(6),
+                Limit.perMinute(10)));
     assertThatThrownBy(() -> denied.quotas().get(1)).isInstanceOf(IndexOutOfBoundsException.class);
     assertThatThrownBy(() -> denied.quotas().add(only))
         .isInstanceOf(UnsupportedOperationException.class);
