@@ -57,11 +57,17 @@ class HealthChecksJobTest {
     return scheduler.snapshot(job).orElseThrow();
   }
 
+  /** Whether the job's one run has ended and been counted. */
+  private static boolean isOver(JobSnapshot job) {
+    return job.runs() == 1 && job.successes() + job.failures() == 1 && !job.running();
+  }
+
   @Test
   void passesUntilTheLastSuccessIsOlderThanMaxAge(TestDatabase db) throws Exception {
     LockingScheduler scheduler = scheduler(db);
     scheduler.schedule("rates", ONCE, () -> {});
-    Await.until(WAIT, "a success", () -> snapshot(scheduler, "rates").lastSuccess() != null);
+    // The run is over once it is counted and no longer running: its time is set before either.
+    Await.until(WAIT, "a success", () -> isOver(snapshot(scheduler, "rates")));
     JobSnapshot ran = snapshot(scheduler, "rates");
     Instant success = ran.lastSuccess();
     HealthCheck check = HealthChecks.job(scheduler, "rates", MAX_AGE, clock);
@@ -132,7 +138,7 @@ class HealthChecksJobTest {
         () -> {
           throw new IllegalStateException("upload to https://user:S3cret@example.com/in failed");
         });
-    Await.until(WAIT, "a failure", () -> snapshot(scheduler, "export").lastFailure() != null);
+    Await.until(WAIT, "a failure", () -> isOver(snapshot(scheduler, "export")));
     JobSnapshot failed = snapshot(scheduler, "export");
     assertThat(failed.lastFailureMessage()).doesNotContain("S3cret").contains("failed");
     Instant made = now.get();
