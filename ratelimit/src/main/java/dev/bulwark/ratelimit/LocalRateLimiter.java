@@ -12,6 +12,8 @@ import io.github.bucket4j.VerboseResult;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.StringJoiner;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -28,8 +30,15 @@ final class LocalRateLimiter implements RateLimiter {
   private final long smallestBurst;
   private final boolean shadow;
   private final long maxKeys;
-  private final Cache<String, Held> buckets;
-  private final Function<String, Held> newBucket;
+
+  /**
+   * Each key's {@link Bucket}, or its {@link Held} once it refused: a key never refused costs no
+   * holder to reach its bucket through.
+   */
+  private final Cache<String, Object> buckets;
+
+  private final Map<String, Object> map;
+  private final Function<String, Object> newBucket;
   private final LongSupplier clock;
   private final long roundUp;
   private final LongAdder evicted = new LongAdder();
@@ -52,7 +61,13 @@ final class LocalRateLimiter implements RateLimiter {
     this.roundUp = roundUp(limits);
     TimeMeter time = new Clock(clock);
     BucketConfiguration configuration = configuration(limits);
-    this.newBucket = key -> new Held(build(configuration, time));
+    this.newBucket =
+        key -> {
+          // A key is checked when its bucket is made, so a decision on a key the map holds reads
+          // no more of the key than its hash: the map holds no key that failed the check.
+          LimiterSettings.checkKey(key);
+          return build(configuration, time);
+        };
     this.buckets =
         Caffeine.newBuilder()
             .maximumSize(maxKeys)
@@ -61,12 +76,13 @@ final class LocalRateLimiter implements RateLimiter {
             // Caffeine's maintenance (expiry, eviction) on its default executor, off the caller's
             // thread: inline, it halved the decisions of two threads on one key.
             .evictionListener(
-                (@Nullable String key, @Nullable Held bucket, RemovalCause cause) -> {
+                (@Nullable String key, @Nullable Object bucket, RemovalCause cause) -> {
                   if (cause == RemovalCause.SIZE) {
                     evicted.increment();
                   }
                 })
             .build();
+    this.map = buckets.asMap();
     StringJoiner out = new StringJoiner(", ", "RateLimiter[", "]");
     out.add("local");
     settings.describe(out);
@@ -176,50 +192,13 @@ final class LocalRateLimiter implements RateLimiter {
    */
   private Decision decide(
       String key, long permits, Outcome denied, @Nullable LimiterMeters meters) {
-    LimiterSettings.checkKey(key);
+    Objects.requireNonNull(key, "key");
     LimiterSettings.checkPermits(permits, smallestBurst);
-    Held held = buckets.get(key, newBucket);
-    Bucket bucket = held.bucket;
+    Object value = buckets.get(key, newBucket); // checks the key if it is new
     if (limits.size() == 1) {
-      Limit limit = limits.get(0);
-      // The clock is read only for a key refused before: an admitted decision on a key never
-      // refused costs no read. The denial before the clock, so that a denial recorded meanwhile is
-      // not read against an older time; the clock before the bucket reads its own, so that a
-      // denial is remembered as ending no later than it does.
-      Denial denial = held.denial;
-      long now = 0;
-      if (denial != null) {
-        now = clock.getAsLong();
-        if (permits == 1 && denial.known && now - denial.until < 0) {
-          // No request takes less than one permit, so until then the bucket only refills: the
-          // answer is the bucket's, without copying and computing its state again.
-          count(meters, denied);
-          return new Decision(
-              denied,
-              permits,
-              limit,
-              0,
-              Math.max(0, denial.resetAt - now),
-              Duration.ofNanos(denial.until - now),
-              limit);
-        }
-      }
-      ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
-      long reset = Math.max(0, probe.getNanosToWaitForReset());
-      long left = Math.max(0, Math.min(limit.burst(), probe.getRemainingTokens()));
-      if (probe.isConsumed()) {
-        count(meters, Outcome.ALLOWED);
-        return new Decision(Outcome.ALLOWED, permits, limit, left, reset, Duration.ZERO, null);
-      }
-      count(meters, denied);
-      long wait = waitOf(probe);
-      if (denial == null) {
-        held.denial = Denial.FIRST; // no time read before this refusal: the next one is remembered
-      } else if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
-        held.denial = new Denial(now + wait, now + reset, true);
-      }
-      return new Decision(denied, permits, limit, left, reset, Duration.ofNanos(wait), limit);
+      return decide(key, permits, limits.get(0), value, denied, meters);
     }
+    Bucket bucket = (Bucket) value; // only a limiter of one limit holds a key in a Held
     VerboseResult<ConsumptionProbe> result =
         bucket.asVerbose().tryConsumeAndReturnRemaining(permits);
     ConsumptionProbe probe = result.getValue();
@@ -244,6 +223,65 @@ final class LocalRateLimiter implements RateLimiter {
     return probe.isConsumed()
         ? new Decision(Outcome.ALLOWED, permits, quotas, Duration.ZERO, null)
         : new Decision(denied, permits, quotas, Duration.ofNanos(waitOf(probe)), deniedBy);
+  }
+
+  /**
+   * {@link #decide(String, long, Outcome, LimiterMeters)} on one limit, with {@code value} the
+   * key's {@link Bucket}, or its {@link Held} if it refused before.
+   */
+  private Decision decide(
+      String key,
+      long permits,
+      Limit limit,
+      Object value,
+      Outcome denied,
+      @Nullable LimiterMeters meters) {
+    Bucket bucket;
+    Held refused = null;
+    long now = 0;
+    if (value instanceof Held before) {
+      // The clock is read only for a key refused before: an admitted decision on a key never
+      // refused costs no read. The denial before the clock, so that a denial recorded meanwhile is
+      // not read against an older time; the clock before the bucket reads its own, so that a
+      // denial is remembered as ending no later than it does.
+      refused = before;
+      bucket = before.bucket;
+      Denial denial = before.denial;
+      now = clock.getAsLong();
+      if (permits == 1 && denial.known && now - denial.until < 0) {
+        // No request takes less than one permit, so until then the bucket only refills: the
+        // answer is the bucket's, without copying and computing its state again.
+        count(meters, denied);
+        return new Decision(
+            denied,
+            permits,
+            limit,
+            0,
+            Math.max(0, denial.resetAt - now),
+            Duration.ofNanos(denial.until - now),
+            limit);
+      }
+    } else {
+      bucket = (Bucket) value;
+    }
+    ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
+    long reset = Math.max(0, probe.getNanosToWaitForReset());
+    long left = Math.max(0, Math.min(limit.burst(), probe.getRemainingTokens()));
+    if (probe.isConsumed()) {
+      count(meters, Outcome.ALLOWED);
+      return new Decision(Outcome.ALLOWED, permits, limit, left, reset, Duration.ZERO, null);
+    }
+    count(meters, denied);
+    long wait = waitOf(probe);
+    if (refused == null) {
+      // The key's first refusal, with no time read: from now on its decisions read the time, and
+      // its next refusal is remembered. Lost to a concurrent first refusal or to the key's
+      // eviction, the holder is only not kept.
+      map.replace(key, bucket, new Held(bucket));
+    } else if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
+      refused.denial = new Denial(now + wait, now + reset, true);
+    }
+    return new Decision(denied, permits, limit, left, reset, Duration.ofNanos(wait), limit);
   }
 
   long keys() {
@@ -285,15 +323,15 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   /**
-   * A key's bucket, and the last time it refused one permit (from its second refusal on: the first
-   * marks the key as one whose decisions read the time): until then it refuses one permit again,
-   * since no request takes less (a flood of refused requests on one key then reads the bucket's
-   * state once per refill, not once per request). Used for one limit only; a request for more
-   * permits always asks the bucket.
+   * A key's bucket once it refused, in place of the bucket, and the last time it refused one permit
+   * (from its second refusal on: the first puts the holder in place, marking the key as one whose
+   * decisions read the time): until then it refuses one permit again, since no request takes less
+   * (a flood of refused requests on one key then reads the bucket's state once per refill, not once
+   * per request). Used for one limit only; a request for more permits always asks the bucket.
    */
   private static final class Held {
     final Bucket bucket;
-    volatile @Nullable Denial denial;
+    volatile Denial denial = Denial.FIRST;
 
     Held(Bucket bucket) {
       this.bucket = bucket;

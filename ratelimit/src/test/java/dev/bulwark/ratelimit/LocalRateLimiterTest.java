@@ -251,6 +251,51 @@ class LocalRateLimiterTest {
   }
 
   @Test
+  void aKeysFirstRefusalsRacingOnManyThreadsKeepItsOneBucket() throws Exception {
+    // A key's first refusal puts a holder of its bucket in the bucket's place: sixteen threads
+    // racing to do it must leave one bucket, with its state, under the key.
+    RateLimiter limiter = builder("2/minute").build();
+    assertThat(admittedByEach(limiter, 16)).isEqualTo(2);
+    assertThat(limiter.snapshot().keys()).isEqualTo(1);
+    advance(Duration.ofSeconds(30)); // one permit refills, not a new bucket's two
+    assertThat(admittedByEach(limiter, 16)).isEqualTo(1);
+    advance(Duration.ofSeconds(30));
+    Decision refilled = limiter.tryAcquire("hot");
+    assertThat(refilled.allowed()).isTrue();
+    assertThat(refilled.remaining()).isZero();
+    assertThat(limiter.tryAcquire("hot").retryAfter()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(limiter.snapshot().keys()).isEqualTo(1);
+    assertThat(limiter.snapshot().decisions())
+        .containsEntry(Outcome.ALLOWED, 4L)
+        .containsEntry(Outcome.DENIED, 30L);
+  }
+
+  /** Each of {@code threads} threads asks for one permit of key "hot" at once. */
+  private static int admittedByEach(RateLimiter limiter, int threads) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Future<Boolean>> results = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        results.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  return limiter.tryAcquire("hot").allowed();
+                }));
+      }
+      start.countDown();
+      int admitted = 0;
+      for (Future<Boolean> result : results) {
+        admitted += result.get(30, TimeUnit.SECONDS) ? 1 : 0;
+      }
+      return admitted;
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void theMapIsBoundedAndAnIdleBucketGoesWhenFull() {
     MeterRegistry registry = new SimpleMeterRegistry();
     RateLimiter limiter = builder("1/second").maxKeys(100).meterRegistry(registry).build();
@@ -332,6 +377,18 @@ class LocalRateLimiterTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("key must be 1 to 512 characters, but was 513 characters");
     assertThat(limiter.tryAcquire("x".repeat(512), 5).allowed()).isTrue();
+    assertThat(limiter.snapshot().keys()).isEqualTo(1); // a refused key gets no bucket
+    assertThatThrownBy(() -> limiter.tryAcquire("x".repeat(513)))
+        .hasMessage("key must be 1 to 512 characters, but was 513 characters");
+    RateLimiter one = builder("10/second").build();
+    assertThatThrownBy(() -> one.tryAcquire(""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("key must be 1 to 512 characters, but was 0 characters");
+    assertThatThrownBy(() -> one.tryAcquire(null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessage("key");
+    assertThat(one.snapshot().keys()).isZero();
+    assertThat(one.snapshot().decisions().values()).containsOnly(0L);
   }
 
   @Test
