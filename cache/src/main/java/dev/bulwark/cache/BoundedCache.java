@@ -317,8 +317,10 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     }
     Loading loading = new Loading(loader);
     entry = cache.get(key, loading);
-    if (entry != null
-        && (invalidations.unusable(key, entry) || (loading.loaded && keyMovedOn(key, entry)))) {
+    // Whether this call loaded it or found it, the entry is checked against the key's
+    // invalidations themselves: an entry found while another instance's drop of the key was on its
+    // way is no longer marked unusable once the drop is done, though it holds the old value.
+    if (entry != null && (invalidations.unusable(key, entry) || keyMovedOn(key, entry))) {
       if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
         discard(key, entry);
         return entry.value;

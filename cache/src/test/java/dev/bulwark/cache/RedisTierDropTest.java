@@ -10,6 +10,8 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -94,5 +96,46 @@ class RedisTierDropTest {
     Await.until(PROPAGATION, "the drop applied", () -> cache.snapshot().redis().received() == 1);
     assertThat(cache.getIfPresent("k")).as("the reload overlapped the drop: not kept").isNull();
     assertThat(cache.get("k", k -> "v4")).isEqualTo("v4");
+  }
+
+  @Test
+  void aReadRightAfterADropIsHiddenNeverAnswersTheOldValue(RedisURI uri) throws Exception {
+    // The sequence a Sentinel test once failed on, repeated: another instance invalidates a key,
+    // this one hides it (the removal may still be on its way), and the very next read must not
+    // answer the old value, whether or not the removal runs during that read.
+    client = Pools.redis(uri).meterRegistry(new SimpleMeterRegistry()).build();
+    RedisClient other = Pools.redis(uri).meterRegistry(new SimpleMeterRegistry()).build();
+    try (BoundedCache<String, String> writer =
+        BoundedCache.<String, String>builder(NAME + "-reads")
+            .maximumSize(100)
+            .expireAfterWrite(Duration.ofMinutes(1))
+            .redis(other, Codecs.utf8(), Codecs.utf8())
+            .redisTimeout(Duration.ofSeconds(2))
+            .build()) {
+      cache =
+          BoundedCache.<String, String>builder(NAME + "-reads")
+              .maximumSize(100)
+              .expireAfterWrite(Duration.ofMinutes(1))
+              .redis(client, Codecs.utf8(), Codecs.utf8())
+              .redisTimeout(Duration.ofSeconds(2))
+              .build();
+      List<String> stale = new ArrayList<>();
+      for (int i = 0; i < 3_000; i++) {
+        String old = "v" + i;
+        String next = "v" + (i + 1);
+        assertThat(cache.get("k", k -> old)).isEqualTo(old);
+        writer.invalidate("k");
+        Await.until(PROPAGATION, "the key hidden", () -> cache.getIfPresent("k") == null);
+        String read = cache.get("k", k -> next);
+        if (!next.equals(read)) {
+          stale.add("round " + i + " read " + read);
+        }
+        writer.invalidate("k"); // so that the next round starts from the loader
+        Await.until(PROPAGATION, "the key hidden again", () -> cache.getIfPresent("k") == null);
+      }
+      assertThat(stale).isEmpty();
+    } finally {
+      other.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
   }
 }
