@@ -91,7 +91,11 @@ class WorkerMemoryTest {
       gate.pass(1);
       assertThat(blocked.get()).isEqualTo(Offer.REJECTED_MEMORY);
       gate.open();
-      Await.until(WAIT, "two items processed", () -> gate.handled.size() == 2);
+      // The handler records a batch before the worker counts it: wait for the count.
+      Await.until(
+          WAIT,
+          "two items processed",
+          () -> gate.handled.size() == 2 && worker.snapshot().ledger().processed() == 2);
       assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 2, 0, 1, 0, 0, 0));
     }
   }
