@@ -2,9 +2,24 @@ package dev.bulwark.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.bulwark.testing.Await;
+import java.time.Duration;
+
 /** The ledger's invariant, checked after every scenario. */
 final class Ledgers {
   private Ledgers() {}
+
+  /**
+   * Waits until the worker has counted {@code items} processed. The handler records a batch before
+   * the worker counts it, so a wait on the handler's record alone can see the batch still in
+   * flight.
+   */
+  static void awaitProcessed(BoundedWorker<?> worker, int items) throws Exception {
+    Await.until(
+        Duration.ofSeconds(10),
+        items + " items processed",
+        () -> worker.snapshot().ledger().processed() == items);
+  }
 
   /** Every count is zero or more, and they add up: {@code unaccounted() == 0}. */
   static WorkerLedger assertBalanced(WorkerLedger ledger) {

@@ -1,6 +1,7 @@
 package dev.bulwark.jobs;
 
 import static dev.bulwark.jobs.Ledgers.assertBalanced;
+import static dev.bulwark.jobs.Ledgers.awaitProcessed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -45,11 +46,7 @@ class WorkerIntakeTest {
       assertThat(Offer.REJECTED_FULL.tag()).isEqualTo("full");
 
       gate.open();
-      // The handler records a batch before the worker counts it: wait for the count.
-      Await.until(
-          WAIT,
-          "three items processed",
-          () -> gate.handled.size() == 3 && worker.snapshot().ledger().processed() == 3);
+      awaitProcessed(worker, 3);
       WorkerSnapshot now = worker.snapshot();
       assertThat(now.offers(Offer.ACCEPTED)).isEqualTo(3);
       assertThat(now.offers(Offer.REJECTED_FULL)).isEqualTo(1);
@@ -73,11 +70,7 @@ class WorkerIntakeTest {
       fill(worker);
       assertThat(worker.offer(3)).isEqualTo(Offer.REJECTED_TIMEOUT);
       gate.open();
-      // The handler records a batch before the worker counts it: wait for the count.
-      Await.until(
-          WAIT,
-          "three items processed",
-          () -> gate.handled.size() == 3 && worker.snapshot().ledger().processed() == 3);
+      awaitProcessed(worker, 3);
       assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(4, 3, 0, 1, 0, 0, 0));
     }
   }
@@ -90,11 +83,7 @@ class WorkerIntakeTest {
       gate.pass(1); // 0 leaves the handler, 1 enters it: one place in the queue
       assertThat(blocked.get()).isEqualTo(Offer.ACCEPTED);
       gate.open();
-      // The handler records a batch before the worker counts it: wait for the count.
-      Await.until(
-          WAIT,
-          "four items processed",
-          () -> gate.handled.size() == 4 && worker.snapshot().ledger().processed() == 4);
+      awaitProcessed(worker, 4);
       assertThat(gate.handled).containsExactly(List.of(0), List.of(1), List.of(2), List.of(3));
       assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(4, 4, 0, 0, 0, 0, 0));
     }
@@ -119,11 +108,7 @@ class WorkerIntakeTest {
       assertThat(outcome).hasValue(Offer.REJECTED_INTERRUPTED);
       assertThat(stillInterrupted).isTrue();
       gate.open();
-      // The handler records a batch before the worker counts it: wait for the count.
-      Await.until(
-          WAIT,
-          "three items processed",
-          () -> gate.handled.size() == 3 && worker.snapshot().ledger().processed() == 3);
+      awaitProcessed(worker, 3);
       assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(4, 3, 0, 1, 0, 0, 0));
     }
   }
@@ -151,11 +136,7 @@ class WorkerIntakeTest {
       assertThat(worker.snapshot().depth()).isEqualTo(2);
 
       gate.open();
-      // The handler records a batch before the worker counts it: wait for the count.
-      Await.until(
-          WAIT,
-          "three items processed",
-          () -> gate.handled.size() == 3 && worker.snapshot().ledger().processed() == 3);
+      awaitProcessed(worker, 3);
       assertThat(gate.handled).containsExactly(List.of(0), List.of(3), List.of(4));
       WorkerSnapshot now = worker.snapshot();
       assertThat(now.offers(Offer.ACCEPTED_DROPPED_OLDEST)).isEqualTo(2);

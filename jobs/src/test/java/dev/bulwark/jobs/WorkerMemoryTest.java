@@ -1,6 +1,7 @@
 package dev.bulwark.jobs;
 
 import static dev.bulwark.jobs.Ledgers.assertBalanced;
+import static dev.bulwark.jobs.Ledgers.awaitProcessed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -91,11 +92,7 @@ class WorkerMemoryTest {
       gate.pass(1);
       assertThat(blocked.get()).isEqualTo(Offer.REJECTED_MEMORY);
       gate.open();
-      // The handler records a batch before the worker counts it: wait for the count.
-      Await.until(
-          WAIT,
-          "two items processed",
-          () -> gate.handled.size() == 2 && worker.snapshot().ledger().processed() == 2);
+      awaitProcessed(worker, 2);
       assertThat(assertBalanced(worker)).isEqualTo(new WorkerLedger(3, 2, 0, 1, 0, 0, 0));
     }
   }

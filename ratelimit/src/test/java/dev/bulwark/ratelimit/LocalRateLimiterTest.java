@@ -221,33 +221,7 @@ class LocalRateLimiterTest {
   @Test
   void sixteenThreadsOnOneKeyAdmitExactlyTheLimit() throws Exception {
     RateLimiter limiter = builder("1000/minute").build();
-    ExecutorService pool = Executors.newFixedThreadPool(16);
-    try {
-      CountDownLatch start = new CountDownLatch(1);
-      List<Future<Integer>> results = new ArrayList<>();
-      for (int t = 0; t < 16; t++) {
-        results.add(
-            pool.submit(
-                () -> {
-                  start.await();
-                  int admitted = 0;
-                  for (int i = 0; i < 200; i++) {
-                    if (limiter.tryAcquire("hot").allowed()) {
-                      admitted++;
-                    }
-                  }
-                  return admitted;
-                }));
-      }
-      start.countDown();
-      int admitted = 0;
-      for (Future<Integer> result : results) {
-        admitted += result.get(30, TimeUnit.SECONDS);
-      }
-      assertThat(admitted).isEqualTo(1000);
-    } finally {
-      pool.shutdownNow();
-    }
+    assertThat(admitted(limiter, 16, 200)).isEqualTo(1000);
   }
 
   @Test
@@ -255,10 +229,10 @@ class LocalRateLimiterTest {
     // A key's first refusal puts a holder of its bucket in the bucket's place: sixteen threads
     // racing to do it must leave one bucket, with its state, under the key.
     RateLimiter limiter = builder("2/minute").build();
-    assertThat(admittedByEach(limiter, 16)).isEqualTo(2);
+    assertThat(admitted(limiter, 16, 1)).isEqualTo(2);
     assertThat(limiter.snapshot().keys()).isEqualTo(1);
     advance(Duration.ofSeconds(30)); // one permit refills, not a new bucket's two
-    assertThat(admittedByEach(limiter, 16)).isEqualTo(1);
+    assertThat(admitted(limiter, 16, 1)).isEqualTo(1);
     advance(Duration.ofSeconds(30));
     Decision refilled = limiter.tryAcquire("hot");
     assertThat(refilled.allowed()).isTrue();
@@ -270,24 +244,33 @@ class LocalRateLimiterTest {
         .containsEntry(Outcome.DENIED, 30L);
   }
 
-  /** Each of {@code threads} threads asks for one permit of key "hot" at once. */
-  private static int admittedByEach(RateLimiter limiter, int threads) throws Exception {
+  /**
+   * {@return how many permits of key "hot" were admitted} {@code threads} threads start at once,
+   * each asking {@code each} times for one.
+   */
+  private static int admitted(RateLimiter limiter, int threads, int each) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
       CountDownLatch start = new CountDownLatch(1);
-      List<Future<Boolean>> results = new ArrayList<>();
+      List<Future<Integer>> results = new ArrayList<>();
       for (int t = 0; t < threads; t++) {
         results.add(
             pool.submit(
                 () -> {
                   start.await();
-                  return limiter.tryAcquire("hot").allowed();
+                  int admitted = 0;
+                  for (int i = 0; i < each; i++) {
+                    if (limiter.tryAcquire("hot").allowed()) {
+                      admitted++;
+                    }
+                  }
+                  return admitted;
                 }));
       }
       start.countDown();
       int admitted = 0;
-      for (Future<Boolean> result : results) {
-        admitted += result.get(30, TimeUnit.SECONDS) ? 1 : 0;
+      for (Future<Integer> result : results) {
+        admitted += result.get(30, TimeUnit.SECONDS);
       }
       return admitted;
     } finally {
