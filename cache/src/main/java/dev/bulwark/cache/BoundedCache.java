@@ -223,6 +223,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
 
   /** What the Redis tier asks of the first tier. */
   private final class TierEvents implements RedisTier.Events<K> {
+    /** An entry never in the map: a conditional remove with it removes nothing. */
+    private final Entry<V> neverHeld = new Entry<>(null, Long.MAX_VALUE, Entry.noTags(), 0L);
+
     @Override
     public Runnable drop(K key) {
       // A load of the key running now sees it when it is in, and discards; and no read answers
@@ -230,14 +233,35 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       invalidations.dropping(key);
       return () -> {
         try {
-          Entry<V> present = cache.policy().getIfPresentQuietly(key);
-          if (present != null && keyMovedOn(key, present)) {
-            map.remove(key, present); // may wait for a load holding the lock of its bin
-          }
+          remove(key);
         } finally {
-          invalidations.dropped(key);
+          invalidations.dropped(key); // the mark goes only once no entry from before the drop is in
         }
       };
+    }
+
+    /**
+     * Removes the key's entries from before the drop, including one a load that began before it
+     * puts in later. Such a load holds the lock of the key's bin and its entry is not in the map
+     * until it ends; a conditional remove waits for that lock, so the load's entry is in, and
+     * checked, before the drop's mark goes. May wait as long as that load runs.
+     */
+    private void remove(K key) {
+      Policy<K, Entry<V>> policy = cache.policy();
+      Entry<V> seen = policy.getIfPresentQuietly(key);
+      while (seen == null || keyMovedOn(key, seen)) {
+        if (seen != null && map.remove(key, seen)) {
+          return;
+        }
+        if (seen == null) {
+          map.remove(key, neverHeld); // matches nothing: only waits for a load in flight
+        }
+        Entry<V> now = policy.getIfPresentQuietly(key);
+        if (now == null && seen == null) {
+          return;
+        }
+        seen = now;
+      }
     }
 
     @Override
@@ -307,8 +331,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(loader, "loader");
     // The hit path allocates nothing: asMap().get updates recency but not the statistics.
+    boolean dropsInFlight = invalidations.dropsInFlight(); // before the lookup: see unusable
     Entry<V> entry = map.get(key);
-    if (entry != null && !invalidations.unusable(key, entry)) {
+    if (entry != null && !invalidations.unusable(key, entry, dropsInFlight)) {
       if (staleNanos == 0 || isFresh(entry)) {
         stats.recordHits(1);
         return entry.value;
@@ -320,7 +345,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     // Whether this call loaded it or found it, the entry is checked against the key's
     // invalidations themselves: an entry found while another instance's drop of the key was on its
     // way is no longer marked unusable once the drop is done, though it holds the old value.
-    if (entry != null && (invalidations.unusable(key, entry) || keyMovedOn(key, entry))) {
+    if (entry != null && (invalidations.isStale(entry) || keyMovedOn(key, entry))) {
       if (loading.loaded) { // invalidated while this call loaded it: answer it, keep nothing
         discard(key, entry);
         return entry.value;
@@ -430,7 +455,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
         .compute(
             key,
             (k, current) ->
-                current != null && !invalidations.unusable(k, current) ? current : load(k, loader));
+                current != null && !invalidations.isStale(current) && !keyMovedOn(k, current)
+                    ? current // another caller reloaded it meanwhile
+                    : load(k, loader));
   }
 
   // Caffeine's CacheLoader may return null (its V is @Nullable): the key is then absent.
@@ -476,6 +503,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
   public @Nullable V getIfPresent(K key) {
     checkOpen();
     Objects.requireNonNull(key, "key");
+    boolean dropsInFlight = invalidations.dropsInFlight();
     Entry<V> entry = cache.getIfPresent(key);
     if (entry == null) {
       return null;
@@ -484,7 +512,7 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       cache.asMap().remove(key, entry);
       return null;
     }
-    if (invalidations.unusable(key, entry)) {
+    if (invalidations.unusable(key, entry, dropsInFlight)) {
       return null; // its removal is on its way; removing here could wait for a load
     }
     return entry.value;
@@ -521,8 +549,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
       if (found.containsKey(key) || missing.contains(key)) {
         continue;
       }
+      boolean dropsInFlight = invalidations.dropsInFlight();
       Entry<V> entry = cache.getIfPresent(key);
-      if (entry == null || invalidations.unusable(key, entry)) {
+      if (entry == null || invalidations.unusable(key, entry, dropsInFlight)) {
         missing.add(key);
       } else if (entry.value != null) {
         found.put(key, entry.value);
@@ -563,8 +592,9 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     Set<K> missing = new LinkedHashSet<>();
     for (K key : keys) {
       Objects.requireNonNull(key, "keys holds a null key");
+      boolean dropsInFlight = invalidations.dropsInFlight();
       Entry<V> entry = policy.getIfPresentQuietly(key);
-      if (entry == null || invalidations.unusable(key, entry)) {
+      if (entry == null || invalidations.unusable(key, entry, dropsInFlight)) {
         missing.add(key);
       }
     }

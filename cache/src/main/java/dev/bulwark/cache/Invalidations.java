@@ -130,8 +130,30 @@ final class Invalidations {
   }
 
   /**
-   * {@return whether a read must not answer the entry: stale by a clear or a tag, or of a key being
-   * dropped and written before the drop} Without a drop in flight, this reads two fields.
+   * {@return whether a drop is in flight now} A read that looks its entry up without the lock of
+   * its key takes this first, and passes it to {@link #unusable(Object, Entry, boolean)}.
+   */
+  boolean dropsInFlight() {
+    return pending != 0;
+  }
+
+  /**
+   * {@return whether a read that found the entry without the lock of its key must not answer it:
+   * stale by a clear or a tag, or, if a drop was in flight when the read began ({@code
+   * dropsInFlight}, taken before the lookup), written before the latest invalidation of its key's
+   * stripe} The key's own mark cannot be trusted here: a drop whose removal ran between the lookup
+   * and this check has taken its mark away, and the entry found is the one it removed. Without a
+   * drop in flight, this reads one field. A drop that begins during the read overlaps it, and the
+   * read may answer what was held before it.
+   */
+  boolean unusable(Object key, Entry<?> entry, boolean dropsInFlight) {
+    return isStale(entry) || (dropsInFlight && invalidatedSince(key, entry.stamp));
+  }
+
+  /**
+   * {@return whether an entry read under the lock of its key (in a compute) must not be answered:
+   * stale by a clear or a tag, or of a key being dropped and written before the drop} A drop keeps
+   * its mark until its removal, which needs that lock, has run; so the mark is exact here.
    */
   boolean unusable(Object key, Entry<?> entry) {
     return isStale(entry)
