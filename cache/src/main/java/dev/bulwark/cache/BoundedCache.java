@@ -249,18 +249,13 @@ public final class BoundedCache<K, V> implements AutoCloseable {
     private void remove(K key) {
       Policy<K, Entry<V>> policy = cache.policy();
       Entry<V> seen = policy.getIfPresentQuietly(key);
-      while (seen == null || keyMovedOn(key, seen)) {
-        if (seen != null && map.remove(key, seen)) {
-          return;
-        }
-        if (seen == null) {
-          map.remove(key, neverHeld); // matches nothing: only waits for a load in flight
-        }
-        Entry<V> now = policy.getIfPresentQuietly(key);
-        if (now == null && seen == null) {
-          return;
-        }
-        seen = now;
+      if (seen == null) {
+        map.remove(key, neverHeld); // matches nothing: only waits for a load in flight
+        seen = policy.getIfPresentQuietly(key);
+      }
+      // A failed remove waited for a reload that replaced the entry: that one may be older too.
+      while (seen != null && keyMovedOn(key, seen) && !map.remove(key, seen)) {
+        seen = policy.getIfPresentQuietly(key);
       }
     }
 
