@@ -17,16 +17,21 @@ import java.util.Objects;
 import java.util.StringJoiner;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
-import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A limiter on Bucket4j's lock-free local buckets, one per key, in a Caffeine map bounded by {@code
- * maxKeys} and expiring a bucket unused for as long as it takes to refill. Thread-safe.
+ * maxKeys} and expiring a bucket unused for as long as it takes to refill. A decision reads the
+ * limiter's clock once; the map and the buckets read the time kept from it ({@link RecentTime}).
+ * Thread-safe.
  */
 final class LocalRateLimiter implements RateLimiter {
   private final String name;
   private final List<Limit> limits;
+
+  /** The limit, if there is one only: its decisions take the path of one limit. */
+  private final @Nullable Limit single;
+
   private final long smallestBurst;
   private final boolean shadow;
   private final long maxKeys;
@@ -39,7 +44,7 @@ final class LocalRateLimiter implements RateLimiter {
 
   private final Map<String, Object> map;
   private final Function<String, Object> newBucket;
-  private final LongSupplier clock;
+  private final RecentTime time;
   private final long roundUp;
   private final LongAdder evicted = new LongAdder();
   private final @Nullable LimiterMeters meters;
@@ -53,13 +58,13 @@ final class LocalRateLimiter implements RateLimiter {
   LocalRateLimiter(LimiterSettings settings, List<Limit> limits, boolean metered) {
     this.name = settings.name;
     this.limits = List.copyOf(limits);
+    this.single = limits.size() == 1 ? limits.get(0) : null;
     this.smallestBurst = LimiterSettings.smallestBurst(limits);
     this.shadow = settings.shadow;
     this.maxKeys = settings.maxKeys;
-    LongSupplier clock = settings.clock();
-    this.clock = clock;
+    RecentTime time = new RecentTime(settings.clock());
+    this.time = time;
     this.roundUp = roundUp(limits);
-    TimeMeter time = new Clock(clock);
     BucketConfiguration configuration = configuration(limits);
     this.newBucket =
         key -> {
@@ -71,8 +76,11 @@ final class LocalRateLimiter implements RateLimiter {
     this.buckets =
         Caffeine.newBuilder()
             .maximumSize(maxKeys)
-            .expireAfterAccess(refillTime(limits))
-            .ticker(clock::getAsLong)
+            // The map's time is the limiter's kept time, up to RecentTime.RESOLUTION_NANOS behind a
+            // decision's reading, so an access may be stamped that much early: the margin keeps a
+            // bucket until it is full again.
+            .expireAfterAccess(keepTime(limits))
+            .ticker(time)
             // Caffeine's maintenance (expiry, eviction) on its default executor, off the caller's
             // thread: inline, it halved the decisions of two threads on one key.
             .evictionListener(
@@ -138,13 +146,19 @@ final class LocalRateLimiter implements RateLimiter {
     return wait == Long.MAX_VALUE ? wait : wait + roundUp;
   }
 
-  /** How long an unused bucket takes to refill entirely from empty: the longest of its limits'. */
-  static Duration refillTime(List<Limit> limits) {
+  /**
+   * How long the map keeps an unused bucket: as long as it takes to refill entirely from empty (the
+   * longest of its limits'), and {@link RecentTime#RESOLUTION_NANOS} more.
+   */
+  static Duration keepTime(List<Limit> limits) {
     long longest = 1;
     for (Limit limit : limits) {
       longest = Math.max(longest, refillNanos(limit, limit.burst()));
     }
-    return Duration.ofNanos(longest);
+    return Duration.ofNanos(
+        longest > Long.MAX_VALUE - RecentTime.RESOLUTION_NANOS
+            ? Long.MAX_VALUE
+            : longest + RecentTime.RESOLUTION_NANOS);
   }
 
   /** The nanoseconds {@code limit} takes to refill {@code permits}, rounded up and saturated. */
@@ -189,18 +203,47 @@ final class LocalRateLimiter implements RateLimiter {
    * <p>The outcome is counted on {@code meters} (unless null) as soon as it is known, before the
    * decision is made: right after the bucket's own atomic update, the count's atomic add has no
    * stores of the new decision to wait for.
+   *
+   * <p>The clock is read once, here, before the lookup ({@link RecentTime}): Caffeine and the
+   * bucket read the time kept from it.
    */
   private Decision decide(
       String key, long permits, Outcome denied, @Nullable LimiterMeters meters) {
     Objects.requireNonNull(key, "key");
     LimiterSettings.checkPermits(permits, smallestBurst);
+    long now = time.advance();
     Object value = buckets.get(key, newBucket); // checks the key if it is new
-    if (limits.size() == 1) {
-      return decide(key, permits, limits.get(0), value, denied, meters);
+    Limit one = single;
+    return one != null
+        ? decideOne(key, permits, now, one, value, denied, meters)
+        : decideAll((Bucket) value, permits, now, denied, meters); // no Held for several limits
+  }
+
+  /**
+   * Asks {@code bucket} for the permits. If it refuses on a kept time behind {@code now}, the
+   * decision's reading, the kept time is moved to {@code now} and the bucket asked again: a refusal
+   * is always made on a time no earlier than the decision's.
+   */
+  private ConsumptionProbe consume(Bucket bucket, long permits, long now) {
+    long seen = time.kept(); // the bucket reads this time or a later one
+    ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
+    if (probe.isConsumed() || now - seen <= 0) {
+      return probe;
     }
-    Bucket bucket = (Bucket) value; // only a limiter of one limit holds a key in a Held
+    time.catchUp(now);
+    return bucket.tryConsumeAndReturnRemaining(permits);
+  }
+
+  /** {@link #decide(String, long, Outcome, LimiterMeters)} on several limits. */
+  private Decision decideAll(
+      Bucket bucket, long permits, long now, Outcome denied, @Nullable LimiterMeters meters) {
+    long seen = time.kept();
     VerboseResult<ConsumptionProbe> result =
         bucket.asVerbose().tryConsumeAndReturnRemaining(permits);
+    if (!result.getValue().isConsumed() && now - seen > 0) {
+      time.catchUp(now); // as in consume(): a refusal on a time no earlier than the decision's
+      result = bucket.asVerbose().tryConsumeAndReturnRemaining(permits);
+    }
     ConsumptionProbe probe = result.getValue();
     count(meters, probe.isConsumed() ? Outcome.ALLOWED : denied);
     long[] available = result.getDiagnostics().getAvailableTokensPerEachBandwidth();
@@ -229,26 +272,96 @@ final class LocalRateLimiter implements RateLimiter {
    * {@link #decide(String, long, Outcome, LimiterMeters)} on one limit, with {@code value} the
    * key's {@link Bucket}, or its {@link Held} if it refused before.
    */
-  private Decision decide(
+  private Decision decideOne(
       String key,
       long permits,
+      long now,
       Limit limit,
       Object value,
       Outcome denied,
       @Nullable LimiterMeters meters) {
-    Bucket bucket;
-    Held refused = null;
-    long now = 0;
-    if (value instanceof Held before) {
-      // The clock is read only for a key refused before: an admitted decision on a key never
-      // refused costs no read. The denial before the clock, so that a denial recorded meanwhile is
-      // not read against an older time; the clock before the bucket reads its own, so that a
-      // denial is remembered as ending no later than it does.
-      refused = before;
-      bucket = before.bucket;
-      Denial denial = before.denial;
-      now = clock.getAsLong();
-      if (permits == 1 && denial.known && now - denial.until < 0) {
+    if (value instanceof Held held) {
+      return decideHeld(permits, now, limit, held, denied, meters);
+    }
+    Bucket bucket = (Bucket) value;
+    ConsumptionProbe probe = consume(bucket, permits, now);
+    if (!probe.isConsumed()) {
+      return refuseFirst(key, permits, now, limit, bucket, probe, denied, meters);
+    }
+    count(meters, Outcome.ALLOWED);
+    return admitted(permits, limit, probe);
+  }
+
+  /** The admission {@code probe} answers, on one limit. */
+  private static Decision admitted(long permits, Limit limit, ConsumptionProbe probe) {
+    return new Decision(
+        Outcome.ALLOWED,
+        permits,
+        limit,
+        Math.max(0, Math.min(limit.burst(), probe.getRemainingTokens())),
+        Math.max(0, probe.getNanosToWaitForReset()),
+        Duration.ZERO,
+        null);
+  }
+
+  /**
+   * The first refusal of a key on one limit: a holder that remembers it takes the bucket's place.
+   * Lost to a concurrent first refusal or to the key's eviction, the holder is only not kept.
+   */
+  private Decision refuseFirst(
+      String key,
+      long permits,
+      long now,
+      Limit limit,
+      Bucket bucket,
+      ConsumptionProbe probe,
+      Outcome denied,
+      @Nullable LimiterMeters meters) {
+    count(meters, denied);
+    Held held = new Held(bucket);
+    remember(held, permits, now, probe);
+    map.replace(key, bucket, held);
+    return refusal(permits, limit, probe, denied);
+  }
+
+  /**
+   * Remembers a refusal of one permit made at {@code now} (on a time the bucket read no earlier),
+   * unless its wait is too long to add to {@code now}.
+   */
+  private void remember(Held held, long permits, long now, ConsumptionProbe probe) {
+    long wait = waitOf(probe);
+    long reset = Math.max(0, probe.getNanosToWaitForReset());
+    if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
+      held.denial = new Denial(now, now + wait, now + reset, true);
+    }
+  }
+
+  /** The refusal {@code probe} answers, on one limit. */
+  private Decision refusal(long permits, Limit limit, ConsumptionProbe probe, Outcome denied) {
+    return new Decision(
+        denied,
+        permits,
+        limit,
+        Math.max(0, Math.min(limit.burst(), probe.getRemainingTokens())),
+        Math.max(0, probe.getNanosToWaitForReset()),
+        Duration.ofNanos(waitOf(probe)),
+        limit);
+  }
+
+  /** A decision on one limit for a key refused before, whose refusal {@code held} remembers. */
+  private Decision decideHeld(
+      long permits,
+      long now,
+      Limit limit,
+      Held held,
+      Outcome denied,
+      @Nullable LimiterMeters meters) {
+    Denial denial = held.denial;
+    if (permits == 1 && denial.known) {
+      // The clock was read before the denial: one recorded meanwhile, on a later reading, is read
+      // at its own time, which has passed too.
+      long at = now - denial.at < 0 ? denial.at : now;
+      if (at - denial.until < 0) {
         // No request takes less than one permit, so until then the bucket only refills: the
         // answer is the bucket's, without copying and computing its state again.
         count(meters, denied);
@@ -257,31 +370,21 @@ final class LocalRateLimiter implements RateLimiter {
             permits,
             limit,
             0,
-            Math.max(0, denial.resetAt - now),
-            Duration.ofNanos(denial.until - now),
+            Math.max(0, denial.resetAt - at),
+            Duration.ofNanos(denial.until - at),
             limit);
       }
-    } else {
-      bucket = (Bucket) value;
     }
-    ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(permits);
-    long reset = Math.max(0, probe.getNanosToWaitForReset());
-    long left = Math.max(0, Math.min(limit.burst(), probe.getRemainingTokens()));
+    // The bucket reads a time no earlier than now (consume()), so that a denial is remembered as
+    // ending no later than it does.
+    ConsumptionProbe probe = consume(held.bucket, permits, now);
     if (probe.isConsumed()) {
       count(meters, Outcome.ALLOWED);
-      return new Decision(Outcome.ALLOWED, permits, limit, left, reset, Duration.ZERO, null);
+      return admitted(permits, limit, probe);
     }
     count(meters, denied);
-    long wait = waitOf(probe);
-    if (refused == null) {
-      // The key's first refusal, with no time read: from now on its decisions read the time, and
-      // its next refusal is remembered. Lost to a concurrent first refusal or to the key's
-      // eviction, the holder is only not kept.
-      map.replace(key, bucket, new Held(bucket));
-    } else if (permits == 1 && wait < Denial.LONGEST && reset < Denial.LONGEST) {
-      refused.denial = new Denial(now + wait, now + reset, true);
-    }
-    return new Decision(denied, permits, limit, left, reset, Duration.ofNanos(wait), limit);
+    remember(held, permits, now, probe);
+    return refusal(permits, limit, probe, denied);
   }
 
   long keys() {
@@ -290,6 +393,7 @@ final class LocalRateLimiter implements RateLimiter {
 
   /** Runs Caffeine's pending maintenance: expiry and eviction, for tests. */
   void cleanUp() {
+    time.advance(); // as a decision would: the map reads the limiter's kept time
     buckets.cleanUp();
   }
 
@@ -323,11 +427,11 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   /**
-   * A key's bucket once it refused, in place of the bucket, and the last time it refused one permit
-   * (from its second refusal on: the first puts the holder in place, marking the key as one whose
-   * decisions read the time): until then it refuses one permit again, since no request takes less
-   * (a flood of refused requests on one key then reads the bucket's state once per refill, not once
-   * per request). Used for one limit only; a request for more permits always asks the bucket.
+   * A key's bucket once it refused, in place of the bucket, and until when its last refusal of one
+   * permit stands: until then it refuses one permit again, since no request takes less (a flood of
+   * refused requests on one key then reads the bucket's state once per refill, not once per
+   * request). Used for one limit only; a request for more permits always asks the bucket. A key
+   * never refused has no holder: its bucket is reached with no object between.
    */
   private static final class Held {
     final Bucket bucket;
@@ -339,34 +443,15 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   /**
-   * When a refused permit can next be taken and when the bucket is whole again, on the limiter's
-   * clock in nanoseconds, compared by difference so that the clock may wrap; unless not {@code
-   * known}.
+   * A refusal of one permit: the decision's reading of the clock ({@code at}), when a refused
+   * permit can next be taken and when the bucket is whole again, on the limiter's clock in
+   * nanoseconds, compared by difference so that the clock may wrap; unless not {@code known}.
    */
-  private record Denial(long until, long resetAt, boolean known) {
+  private record Denial(long at, long until, long resetAt, boolean known) {
     /** Longer waits are not remembered: {@code now + wait} could overflow. */
     static final long LONGEST = Long.MAX_VALUE / 4;
 
-    /** The key was refused, with no time read before: nothing is remembered yet. */
-    static final Denial FIRST = new Denial(0, 0, false);
-  }
-
-  /** The limiter's clock as Bucket4j reads it. */
-  private static final class Clock implements TimeMeter {
-    private final LongSupplier nanos;
-
-    Clock(LongSupplier nanos) {
-      this.nanos = nanos;
-    }
-
-    @Override
-    public long currentTimeNanos() {
-      return nanos.getAsLong();
-    }
-
-    @Override
-    public boolean isWallClockBased() {
-      return false;
-    }
+    /** Nothing remembered: a refusal of several permits, or of a wait too long to add. */
+    static final Denial FIRST = new Denial(0, 0, 0, false);
   }
 }

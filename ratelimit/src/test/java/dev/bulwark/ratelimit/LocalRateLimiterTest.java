@@ -14,7 +14,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 
 /** The local limiter on its own clock. */
@@ -56,41 +59,102 @@ class LocalRateLimiterTest {
   }
 
   @Test
-  void aRememberedRefusalReadsTheClockOnceAndLeavesTheBucketAlone() {
-    // The clock's reads on this thread: the limiter's, Caffeine's, and the bucket's when it is
-    // asked.
+  void everyDecisionReadsTheClockOnce() {
+    // The reads of the clock on this thread: Caffeine and the buckets read the time the limiter
+    // keeps from the decision's own reading.
     Thread test = Thread.currentThread();
     AtomicLong reads = new AtomicLong();
-    RateLimiter limiter =
-        RateLimiter.local()
-            .limits("2/minute")
-            .nanoTime(
-                () -> {
-                  if (Thread.currentThread() == test) {
-                    reads.incrementAndGet();
-                  }
-                  return nanos.get();
-                })
-            .build();
-    assertThat(limiter.tryAcquire("k").allowed()).isTrue(); // makes the bucket
-    long before = reads.get();
-    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
-    long admitted = reads.get() - before; // Caffeine's and the bucket's reads: not the limiter's
-    assertThat(limiter.tryAcquire("k").allowed()).isFalse(); // the first refusal: not remembered
-    before = reads.get();
-    assertThat(limiter.tryAcquire("k").allowed()).isFalse(); // asks the bucket, remembers
-    long asked = reads.get() - before;
-    assertThat(asked).isEqualTo(admitted + 1);
-    before = reads.get();
-    assertThat(limiter.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(reads.get() - before).isEqualTo(asked - 1); // the bucket was not asked
-    // Two permits are never answered from a refusal of one.
-    RateLimiter ten = builder("10/minute").build();
-    assertThat(ten.tryAcquire("k", 10).allowed()).isTrue();
-    assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
-    assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6)); // remembered
-    assertThat(ten.tryAcquire("k", 2).retryAfter()).isEqualTo(Duration.ofSeconds(12));
-    assertThat(ten.tryAcquire("k").retryAfter()).isEqualTo(Duration.ofSeconds(6));
+    LongSupplier counted =
+        () -> {
+          if (Thread.currentThread() == test) {
+            reads.incrementAndGet();
+          }
+          return nanos.get();
+        };
+    RateLimiter one = RateLimiter.local().limits("2/minute").nanoTime(counted).build();
+    RateLimiter two = RateLimiter.local().limits("2/second;3/minute").nanoTime(counted).build();
+    for (RateLimiter limiter : List.of(one, two)) {
+      List<Decision> decisions = new ArrayList<>();
+      long before = reads.get();
+      decisions.add(limiter.tryAcquire("k")); // makes the bucket
+      decisions.add(limiter.tryAcquire("k"));
+      decisions.add(limiter.tryAcquire("k")); // the first refusal
+      decisions.add(limiter.tryAcquire("k")); // remembered, on one limit
+      decisions.add(limiter.tryAcquire("k", 2)); // asks the bucket
+      advance(Duration.ofNanos(1)); // the kept time is now behind: a refusal asks again
+      decisions.add(limiter.tryAcquire("k"));
+      assertThat(decisions)
+          .extracting(Decision::allowed)
+          .containsExactly(true, true, false, false, false, false);
+      assertThat(reads.get() - before).as(limiter.toString()).isEqualTo(decisions.size());
+    }
+  }
+
+  @Test
+  void aRefusalOnAKeptTimeBehindTheDecisionsIsMadeAgainOnItsOwn() {
+    // The kept time moves to a decision's reading when it is 10 µs or more behind it; a refusal
+    // on a kept time less far behind asks the bucket again on the decision's reading, so that a
+    // permit is admitted at the very nanosecond it refills.
+    long behind = RecentTime.RESOLUTION_NANOS / 2;
+    for (String limits : List.of("1/second", "1/second;100/minute")) {
+      RateLimiter limiter = builder(limits).build();
+      assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+      advance(Duration.ofSeconds(1).minusNanos(behind));
+      Decision early = limiter.tryAcquire("k"); // the kept time moves here
+      assertThat(early.allowed()).as(limits).isFalse();
+      assertThat(early.retryAfter()).as(limits).isEqualTo(Duration.ofNanos(behind));
+      advance(Duration.ofNanos(behind)); // less than the resolution: the kept time stays
+      Decision refilled = limiter.tryAcquire("k");
+      assertThat(refilled.allowed()).as(limits).isTrue();
+      assertThat(refilled.remaining()).as(limits).isZero();
+      Decision next = limiter.tryAcquire("k");
+      assertThat(next.allowed()).as(limits).isFalse();
+      assertThat(next.retryAfter()).as(limits).isEqualTo(Duration.ofSeconds(1));
+    }
+  }
+
+  @Test
+  void anAdmittedDecisionsFiguresAreTakenAtMostTheResolutionBeforeIt() {
+    RateLimiter limiter = builder("10/second").build();
+    assertThat(limiter.tryAcquire("k").quotas().get(0).reset()).isEqualTo(Duration.ofMillis(100));
+    advance(Duration.ofNanos(RecentTime.RESOLUTION_NANOS - 1));
+    // Read on the kept time, 1 ns short of the resolution behind: as if made with the first.
+    Quota lagging = limiter.tryAcquire("k").quotas().get(0);
+    assertThat(lagging.remaining()).isEqualTo(8);
+    assertThat(lagging.reset()).isEqualTo(Duration.ofMillis(200));
+    advance(Duration.ofNanos(1)); // the resolution behind: the kept time moves
+    Quota moved = limiter.tryAcquire("k").quotas().get(0);
+    assertThat(moved.reset())
+        .isEqualTo(Duration.ofMillis(300).minusNanos(RecentTime.RESOLUTION_NANOS));
+  }
+
+  @Test
+  void aRefusalRecordedOnALaterReadingIsReadAtItsOwnTime() {
+    // A decision reads the clock before it finds the key's remembered refusal: one recorded in
+    // between, by a decision that read the clock later, is read at that later time, which has
+    // passed too, and not as if it had to be waited for from the earlier reading.
+    AtomicReference<RateLimiter> limiter = new AtomicReference<>();
+    AtomicBoolean interleave = new AtomicBoolean();
+    LongSupplier clock =
+        () -> {
+          long reading = nanos.get();
+          if (interleave.compareAndSet(true, false)) {
+            advance(Duration.ofSeconds(1));
+            assertThat(limiter.get().tryAcquire("k").allowed()).isTrue(); // a permit refilled
+            assertThat(limiter.get().tryAcquire("k").retryAfter()) // recorded, a second later
+                .isEqualTo(Duration.ofSeconds(60));
+          }
+          return reading;
+        };
+    limiter.set(RateLimiter.local().limits("1/minute").nanoTime(clock).build());
+    assertThat(limiter.get().tryAcquire("k").allowed()).isTrue();
+    assertThat(limiter.get().tryAcquire("k").retryAfter()).isEqualTo(Duration.ofMinutes(1));
+    advance(Duration.ofMinutes(1));
+    interleave.set(true);
+    Decision earlier = limiter.get().tryAcquire("k"); // read the clock a second before the others
+    assertThat(earlier.allowed()).isFalse();
+    assertThat(earlier.retryAfter()).isEqualTo(Duration.ofSeconds(60));
+    assertThat(earlier.quotas().get(0).reset()).isEqualTo(Duration.ofSeconds(60));
   }
 
   @Test
@@ -296,6 +360,10 @@ class LocalRateLimiterTest {
     assertThat(idle.snapshot().keys()).isEqualTo(1);
     advance(Duration.ofSeconds(1)); // two permits refill in one second: the bucket is full
     idle.tryAcquire("other");
+    ((LocalRateLimiter) idle).cleanUp();
+    // Kept for the resolution of the limiter's time more: the map's time may be that much behind.
+    assertThat(idle.snapshot().keys()).isEqualTo(2);
+    advance(Duration.ofNanos(RecentTime.RESOLUTION_NANOS));
     ((LocalRateLimiter) idle).cleanUp();
     assertThat(idle.snapshot().keys()).isEqualTo(1);
   }

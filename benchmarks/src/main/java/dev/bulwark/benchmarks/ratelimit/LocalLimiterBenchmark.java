@@ -7,6 +7,7 @@ import dev.bulwark.ratelimit.Limit;
 import dev.bulwark.ratelimit.RateLimiter;
 import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.Bucket;
+import io.github.bucket4j.ConsumptionProbe;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import java.time.Duration;
 import java.util.List;
@@ -43,6 +44,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code caffeineBuckets}: the hand-written equivalent, {@code cache.get(key, k ->
  *       newBucket()).tryConsume(1)} on a {@code Caffeine<String, Bucket>} with the same bound and
  *       expiry and the same buckets. It answers a boolean only, counts nothing, and checks no key.
+ *   <li>{@code caffeineProbes}: the same map, with {@code tryConsumeAndReturnRemaining(1)} instead
+ *       of {@code tryConsume(1)}: what Bucket4j offers for a response's rate-limit headers (the
+ *       permits left and the time until the bucket is full), and what a hand-written filter that
+ *       sets them calls. It counts nothing and checks no key.
  *   <li>{@code bucket4j}: one raw Bucket4j bucket of the same limit, {@code tryConsume(1)}. No
  *       keys: the cost of the bucket alone, the floor of the two above.
  *   <li>{@code resilience4j}: Resilience4j's {@code AtomicRateLimiter}, {@code acquirePermission()}
@@ -54,10 +59,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *       permits, that admits a request even when it has to pay for it later.
  * </ul>
  *
- * <p>{@code bulwark} and {@code caffeineBuckets} run on one key (every thread on the same bucket)
- * and on 10,000 keys (a random walk, each thread from its own start); the keys are built before the
- * run. The three others have no keys, so they run once per regime. Every peer is built once per
- * trial and shared by the threads, as a service shares its limiter.
+ * <p>{@code bulwark}, {@code caffeineBuckets} and {@code caffeineProbes} run on one key (every
+ * thread on the same bucket) and on 10,000 keys (a random walk, each thread from its own start);
+ * the keys are built before the run. The three others have no keys, so they run once per regime.
+ * Every peer is built once per trial and shared by the threads, as a service shares its limiter.
  *
  * <p>Throughput in decisions per microsecond; run with {@code -bm sample -tu ns} for the
  * percentiles under contention.
@@ -207,6 +212,18 @@ public class LocalLimiterBenchmark {
   @Threads(2)
   public boolean caffeineBuckets2(Keyed keyed, Walk walk) {
     return keyed.caffeine.get(walk.next(keyed), keyed.newBucket).tryConsume(1);
+  }
+
+  @Benchmark
+  @Threads(1)
+  public ConsumptionProbe caffeineProbes1(Keyed keyed, Walk walk) {
+    return keyed.caffeine.get(walk.next(keyed), keyed.newBucket).tryConsumeAndReturnRemaining(1);
+  }
+
+  @Benchmark
+  @Threads(2)
+  public ConsumptionProbe caffeineProbes2(Keyed keyed, Walk walk) {
+    return keyed.caffeine.get(walk.next(keyed), keyed.newBucket).tryConsumeAndReturnRemaining(1);
   }
 
   @Benchmark
